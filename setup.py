@@ -1,0 +1,30 @@
+"""Installs espnet_ddp: dynamic data pruning and time-wise dropping for ESPnet2 ASR training."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="espnet_ddp",
+    version="0.1.0",
+    description="Dynamic data pruning (Easy2hard) and time-wise dropping for ESPnet2 ASR training",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["espnet_ddp", "espnet_ddp.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "espnet==202511",
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "numpy",
+        "sentencepiece",
+        "kaldiio",
+        "pyyaml",
+        "soundfile",
+        "matplotlib",
+    ],
+    extras_require={"test": ["pytest", "ruff"]},
+    entry_points={
+        "console_scripts": [
+            "espnet-ddp-compare=espnet_ddp.bin.compare:main",
+        ]
+    },
+)
