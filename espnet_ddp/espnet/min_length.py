@@ -1,0 +1,65 @@
+"""How much audio an utterance needs so that the encoder still emits enough frames for CTC."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import numpy as np
+
+# Time reduction of ESPnet's encoder input layers (``encoder_conf.input_layer``).
+_SUBSAMPLING = {
+    "conv1d2": 2,
+    "conv2d1": 1,
+    "conv2d2": 2,
+    "conv2d": 4,
+    "vgg2l": 4,
+    "conv2d6": 6,
+    "conv2d8": 8,
+    "linear": 1,
+    "embed": 1,
+    None: 1,
+}
+
+
+@dataclass(frozen=True)
+class MinKeepRule:
+    """Minimum number of waveform samples that keeps CTC feasible for a token sequence.
+
+    CTC over ``L`` tokens with ``R`` adjacent repeats needs at least ``L + R`` encoder frames.
+    One encoder frame covers ``hop_length * subsampling`` samples; ``margin_frames`` and one FFT
+    window absorb the edge frames the convolutional input layer discards.
+
+    >>> MinKeepRule(hop_length=128, subsampling=4).samples_for(np.array([5, 5, 7]))
+    3584
+    """
+
+    hop_length: int = 128
+    subsampling: int = 4
+    n_fft: int = 512
+    margin_frames: int = 2
+
+    def samples_for_count(self, num_frames_needed: int) -> int:
+        per_frame = self.hop_length * self.subsampling
+        return (num_frames_needed + self.margin_frames) * per_frame + self.n_fft
+
+    def samples_for(self, tokens: np.ndarray) -> int:
+        """Samples needed for this exact token sequence (repeats counted)."""
+        tokens = np.asarray(tokens).reshape(-1)
+        repeats = int(np.count_nonzero(tokens[1:] == tokens[:-1])) if tokens.size > 1 else 0
+        return self.samples_for_count(int(tokens.size) + repeats)
+
+    def samples_for_length(self, num_tokens: int) -> int:
+        """Samples needed for a token count alone (repeats unknown, as in shape files)."""
+        return self.samples_for_count(int(num_tokens))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> MinKeepRule:
+        frontend_conf = getattr(args, "frontend_conf", None) or {}
+        encoder_conf = getattr(args, "encoder_conf", None) or {}
+        layer = encoder_conf.get("input_layer", "conv2d")
+        return cls(
+            hop_length=int(frontend_conf.get("hop_length", 128)),
+            subsampling=_SUBSAMPLING.get(layer, 8),
+            n_fft=int(frontend_conf.get("n_fft", 512)),
+        )

@@ -1,0 +1,113 @@
+"""ESPnet Trainer that scores each training utterance from its own loss and records the epoch."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
+from espnet2.train.trainer import Trainer
+
+from espnet_ddp.espnet.loss_capture import PerUtteranceLossCapture
+from espnet_ddp.espnet.lr_stretch import StretchedBatchScheduler
+from espnet_ddp.espnet.pruned_iter_factory import PlannedEpochIterator
+
+
+class _ReportFirst:
+    """Iterates ``inner`` and registers ``stats`` with the reporter at the first batch."""
+
+    def __init__(self, inner: PlannedEpochIterator, reporter, stats: dict) -> None:
+        self.inner, self.reporter, self.stats = inner, reporter, stats
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __iter__(self):
+        first = True
+        for item in self.inner:
+            if first:
+                self.reporter.register(self.stats)
+                first = False
+            yield item
+
+
+class PruningTrainer(Trainer):
+    """ESPnet's trainer plus loss capture around each training epoch.
+
+    ``train_one_epoch`` runs ESPnet's own loop unchanged; around it, hooks record per-utterance
+    losses, optimizer steps are counted, step-based schedulers are optionally stretched, and at
+    the end the epoch's losses become the next scores (before ESPnet writes its checkpoint).
+    Iterators that do not come from :class:`PrunedIterFactory` pass through untouched.
+    """
+
+    @classmethod
+    def train_one_epoch(cls, model, iterator, optimizers, schedulers, scaler, reporter, **kwargs):
+        if not isinstance(iterator, PlannedEpochIterator):
+            return super().train_one_epoch(
+                model=model,
+                iterator=iterator,
+                optimizers=optimizers,
+                schedulers=schedulers,
+                scaler=scaler,
+                reporter=reporter,
+                **kwargs,
+            )
+        plan, run = iterator.plan, iterator.run
+        core = model.module if hasattr(model, "module") else model
+        capture = PerUtteranceLossCapture(core)
+        capture.attach(weights=plan.selection.weights)
+        steps = [0]
+        handles = [
+            opt.register_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
+            for opt in optimizers
+        ]
+        if run.options.pruning.lr_trajectory == "epoch":
+            accum = max(int(getattr(kwargs["options"], "accum_grad", 1)), 1)
+            schedulers = [
+                StretchedBatchScheduler(
+                    s, plan.full_data_batches // accum, max(len(plan.batches) // accum, 1)
+                )
+                if isinstance(s, AbsBatchStepScheduler)
+                else s
+                for s in schedulers
+            ]
+        stats = {
+            "ddp_kept_ratio": plan.selection.kept_ratio,
+            "ddp_fed_hours": sum(plan.fed_lengths.values()) / run.fs / 3600,
+            "ddp_batches": float(len(plan.batches)),
+        }
+        start = time.perf_counter()
+        try:
+            invalid = super().train_one_epoch(
+                model=model,
+                iterator=_ReportFirst(iterator, reporter, stats),
+                optimizers=optimizers,
+                schedulers=schedulers,
+                scaler=scaler,
+                reporter=reporter,
+                **kwargs,
+            )
+        finally:
+            capture.detach()
+            for h in handles:
+                h.remove()
+        train_seconds = time.perf_counter() - start
+        captured = capture.collect()
+        record = run.finish_epoch(
+            plan,
+            captured,
+            train_seconds=train_seconds,
+            optimizer_steps=steps[0] // max(len(optimizers), 1),
+            plugin_seconds=capture.hook_seconds,
+            has_ctc=getattr(core, "ctc", None) is not None and core.ctc_weight != 0.0,
+            has_att=getattr(core, "decoder", None) is not None and core.ctc_weight != 1.0,
+        )
+        logging.info(
+            f"espnet_ddp epoch {plan.epoch}: phase={record['phase']} "
+            f"kept={record['kept_utterances']}/{record['total_utterances']} "
+            f"batches={record['num_batches']}/{record['full_data_batches']} "
+            f"fed={record['fed_seconds']:.1f}s of {record['total_seconds']:.1f}s "
+            f"steps={record['optimizer_steps']} plugin={record['plugin_seconds']:.3f}s "
+            f"({100 * record['plugin_seconds'] / max(train_seconds, 1e-9):.2f}% of the epoch)"
+        )
+        return invalid

@@ -1,0 +1,140 @@
+"""ESPnet's ASR task with dynamic data pruning and time-wise dropping for the training iterator."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from espnet2.tasks.asr import ASRTask
+from espnet2.train.distributed_utils import DistributedOption
+
+from espnet_ddp.core.errors import ConfigError
+from espnet_ddp.espnet.distributed import RankInfo
+from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable
+from espnet_ddp.espnet.min_length import MinKeepRule
+from espnet_ddp.espnet.options import add_plugin_arguments, plugin_options_from_args
+from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
+from espnet_ddp.espnet.pruning_run import DataPruningRun
+from espnet_ddp.espnet.pruning_trainer import PruningTrainer
+from espnet_ddp.espnet.time_drop_preprocessor import TimeDropPreprocessor
+
+
+class PrunedASRTask(ASRTask):
+    """``ASRTask`` whose training iterator is pruned and time-dropped; everything else is stock.
+
+    Validation, statistics collection, decoding and the saved model are ESPnet's own, so the
+    ``config.yaml`` of an experiment loads in stock ``espnet2.bin.asr_inference``.
+    """
+
+    trainer = PruningTrainer
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        super().add_task_arguments(parser)
+        add_plugin_arguments(parser)
+
+    @classmethod
+    def check_required_command_args(cls, args: argparse.Namespace) -> None:
+        super().check_required_command_args(args)
+        try:
+            check_plugin_args(args)
+        except ConfigError as e:
+            print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    @classmethod
+    def build_iter_factory(
+        cls,
+        args: argparse.Namespace,
+        distributed_option: DistributedOption,
+        mode: str,
+        kwargs: dict | None = None,
+    ):
+        if mode != "train" or args.collect_stats or not uses_plugin_iterator(args):
+            return super().build_iter_factory(args, distributed_option, mode, kwargs)
+        return build_pruned_iter_factory(cls, args, distributed_option, kwargs)
+
+
+def uses_plugin_iterator(args: argparse.Namespace) -> bool:
+    """The plugin's iterator serves every sequence-iterator run, full-data baselines included."""
+    return args.iterator_type == "sequence" and not args.multiple_iterator and (
+        args.num_iters_per_epoch is None
+    )
+
+
+def check_plugin_args(args: argparse.Namespace) -> None:
+    """Validate the plugin options against each other and ESPnet's options, before training."""
+    if getattr(args, "collect_stats", False):
+        return
+    options = plugin_options_from_args(args)
+    if options.active and not uses_plugin_iterator(args):
+        raise ConfigError(
+            "--data_pruning/--time_drop need --iterator_type sequence, --multiple_iterator false "
+            "and no --num_iters_per_epoch (an epoch must be one pass over the kept utterances)"
+        )
+    if options.time_drop.mode != "none":
+        if getattr(args, "max_cache_size", 0.0) > 0:
+            raise ConfigError(
+                "--time_drop needs --max_cache_size 0 (a cache would freeze the drops)"
+            )
+        if args.frontend is None:
+            raise ConfigError("--time_drop needs raw waveform input (--frontend default)")
+    if args.ngpu > 1 and not args.distributed and options.active:
+        raise ConfigError("espnet_ddp supports --ngpu > 1 only through torch.distributed")
+
+
+def build_pruned_iter_factory(
+    task: type[ASRTask],
+    args: argparse.Namespace,
+    distributed_option: DistributedOption,
+    kwargs: dict | None = None,
+) -> PrunedIterFactory:
+    """Build the training factory: one dataset over all utterances, batches rebuilt per epoch."""
+    options = plugin_options_from_args(args)
+    iter_options = task.build_iter_options(args, distributed_option, "train")
+    for k, v in (kwargs or {}).items():
+        setattr(iter_options, k, v)
+    ranks = RankInfo.current()
+    data_names = [name for _, name, _ in iter_options.data_path_and_name_and_type]
+    shapes = ShapeTable.load(iter_options.shape_files, data_names)
+    min_keep = MinKeepRule.from_args(args)
+    run = DataPruningRun(
+        options=options,
+        shapes=shapes,
+        batch_spec=BatchSpec(
+            batch_type=iter_options.batch_type,
+            batch_size=iter_options.batch_size,
+            batch_bins=iter_options.batch_bins,
+            fold_lengths=tuple(args.fold_length),
+            sort_in_batch=args.sort_in_batch,
+            sort_batch=args.sort_batch,
+            drop_last=args.drop_last_iter,
+            min_batch_size=ranks.world_size if ranks.distributed else args.min_batch_size,
+            text_bins=options.pruning.text_bins,
+        ),
+        output_dir=args.output_dir,
+        max_epoch=args.max_epoch,
+        min_keep=min_keep,
+        ranks=ranks,
+    )
+    preprocessor = None
+    if options.time_drop.mode != "none":
+        preprocessor = TimeDropPreprocessor(iter_options.preprocess_fn, run.dropper, min_keep)
+        iter_options.preprocess_fn = preprocessor
+    dataset = task.build_dataset(args, iter_options)
+    logging.info(
+        f"espnet_ddp: {len(shapes.utt_ids)} training utterances, data_pruning={args.data_pruning} "
+        f"{options.pruning}, time_drop={args.time_drop} {options.time_drop}"
+    )
+    return PrunedIterFactory(
+        run,
+        dataset,
+        preprocessor,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        collate_fn=iter_options.collate_fn,
+        pin_memory=args.ngpu > 0,
+        shuffle_within_batch=args.shuffle_within_batch,
+    )
