@@ -1,0 +1,224 @@
+"""Time-wise waveform dropping: which samples of an utterance are removed in an epoch.
+
+Rules of :class:`TimeDropper` (``n`` samples, the "short utterance rule" is step 3):
+
+1. ``ratio = cfg.drop_ratio_at(epoch, max_epoch)`` (0 in warm-up/anneal epochs and for mode none).
+   With ``prob < 1`` the utterance is dropped at all only when
+   ``utt_rng(seed, epoch, utt, stream=0).random() < prob``.
+2. ``D = floor(ratio * n)`` samples are removed, exactly.
+3. ``floor_keep = max(min_keep_samples, round(min_keep_ms * fs / 1000))`` and
+   ``D = min(D, max(0, n - floor_keep))``: an utterance that dropping would leave shorter than
+   ``floor_keep`` is dropped less, and one of at most ``floor_keep`` samples is kept whole.
+4. chunk mode, fixed length: ``L = max(1, round(chunk_ms * fs / 1000))``; ``D // L`` chunks of
+   ``L`` plus one chunk of ``D % L`` when non-zero. With ``num_chunks = k``: ``min(k, D)`` chunks
+   whose sizes differ by at most 1. The chunk lengths are shuffled, then ``m`` chunks go into
+   ``m`` distinct gaps among the ``K = n - D`` kept samples (gaps ``0..K``, uniform without
+   replacement), so chunks never touch or overlap: at least one kept sample separates two chunks.
+   Should ``m > K + 1`` (tiny chunks with a high ratio), gaps may repeat and touching chunks are
+   merged into one run.
+5. point mode: ``D`` distinct sample positions, uniform; each a run of length 1.
+
+Rounding is half up everywhere (:mod:`rounding`). Steps 4-5 draw from
+``utt_rng(seed, epoch, utt, stream=2)``, a stream of its own (infobatch uses stream 1).
+Everything depends only on (seed, epoch, utt id, n), so data-loader workers, ranks and resumed
+runs agree, and :meth:`TimeDropper.fed_length` (cheap: no placement) always equals the length
+:meth:`TimeDropper.apply` produces.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from espnet_ddp.core.config import TimeDropConfig
+from espnet_ddp.core.rounding import floor_tolerant, round_half_up
+from espnet_ddp.core.seeding import STREAM_DROP_GATE, STREAM_DROP_PLACE, utt_rng
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class DropPlan:
+    """The sample runs removed from one utterance: sorted, within bounds, non-overlapping.
+
+    >>> plan = DropPlan(10, np.array([2, 6]), np.array([2, 1]))
+    >>> plan.num_removed, plan.kept_length, plan.keep_mask().nonzero()[0].tolist()
+    (3, 7, [0, 1, 4, 5, 7, 8, 9])
+    """
+
+    num_samples: int
+    starts: np.ndarray
+    lengths: np.ndarray
+
+    def __post_init__(self) -> None:
+        starts = np.asarray(self.starts, dtype=np.int64).reshape(-1)
+        lengths = np.asarray(self.lengths, dtype=np.int64).reshape(-1)
+        object.__setattr__(self, "num_samples", int(self.num_samples))
+        object.__setattr__(self, "starts", starts)
+        object.__setattr__(self, "lengths", lengths)
+        if self.num_samples < 0:
+            raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
+        if starts.shape != lengths.shape:
+            raise ValueError("starts and lengths must have the same length")
+        if starts.size == 0:
+            return
+        ends = starts + lengths
+        if (
+            lengths.min() < 1
+            or starts[0] < 0
+            or ends[-1] > self.num_samples
+            or np.any(starts[1:] < ends[:-1])
+        ):
+            raise ValueError("drop runs must be sorted, non-empty, in bounds and non-overlapping")
+
+    @classmethod
+    def empty(cls, num_samples: int) -> "DropPlan":
+        """A plan that removes nothing."""
+        return cls(num_samples, _EMPTY, _EMPTY)
+
+    @property
+    def num_removed(self) -> int:
+        return int(self.lengths.sum())
+
+    @property
+    def kept_length(self) -> int:
+        return self.num_samples - self.num_removed
+
+    def keep_mask(self) -> np.ndarray:
+        """Boolean mask of length ``num_samples``, False on removed samples."""
+        mask = np.ones(self.num_samples, dtype=bool)
+        if self.starts.size == 0:
+            return mask
+        if np.all(self.lengths == 1):
+            mask[self.starts] = False
+            return mask
+        mask[self.removed_indices()] = False
+        return mask
+
+    def removed_indices(self) -> np.ndarray:
+        """Sorted indices of the removed samples (int64)."""
+        # Sample j of run i sits at starts[i] + j; with offsets = the run's first position in the
+        # concatenation of all runs, that is arange(D) + repeat(starts - offsets, lengths).
+        offsets = np.cumsum(self.lengths) - self.lengths
+        return np.arange(self.num_removed, dtype=np.int64) + np.repeat(
+            self.starts - offsets, self.lengths
+        )
+
+
+class TimeDropper:
+    """Plans and applies per-utterance waveform drops for one epoch.
+
+    Deterministic in (seed, epoch, utt id).
+
+    Responsible for how many samples go and where (see the module's rules); not for reading
+    audio, nor for deciding which data split is dropped (training only: the glue's business).
+
+    >>> cfg = TimeDropConfig(mode="chunk", drop_ratio=0.3, min_keep_ms=0)
+    >>> dropper = TimeDropper(cfg, max_epoch=10)
+    >>> plan = dropper.plan("utt1", 16000, epoch=1)
+    >>> plan.num_removed, len(plan.starts), dropper.fed_length("utt1", 16000, epoch=1)
+    (4800, 15, 11200)
+    >>> dropper.apply(np.zeros(16000, dtype=np.float32), plan).shape
+    (11200,)
+    """
+
+    def __init__(self, cfg: TimeDropConfig, max_epoch: int) -> None:
+        if isinstance(max_epoch, bool) or not isinstance(max_epoch, int) or max_epoch < 1:
+            raise ValueError(f"max_epoch must be an integer >= 1, got {max_epoch!r}")
+        self.cfg = cfg
+        self.max_epoch = max_epoch
+        self._min_keep_samples = round_half_up(cfg.min_keep_ms * cfg.fs / 1000.0)
+        chunk_ms = cfg.effective_chunk_ms
+        self._chunk_len = (
+            None if chunk_ms is None else max(1, round_half_up(chunk_ms * cfg.fs / 1000.0))
+        )
+
+    def num_to_remove(
+        self, utt_id: str, num_samples: int, epoch: int, min_keep_samples: int = 0
+    ) -> int:
+        """How many samples of this utterance are removed in ``epoch`` (rules 1-3)."""
+        if num_samples < 0 or min_keep_samples < 0:
+            raise ValueError(
+                f"num_samples and min_keep_samples must be >= 0, got {num_samples}, "
+                f"{min_keep_samples}"
+            )
+        cfg = self.cfg
+        ratio = cfg.drop_ratio_at(epoch, self.max_epoch)
+        if ratio <= 0.0 or num_samples == 0:
+            return 0
+        if cfg.prob < 1.0:
+            if utt_rng(cfg.seed, epoch, utt_id, stream=STREAM_DROP_GATE).random() >= cfg.prob:
+                return 0
+        drop = floor_tolerant(ratio * num_samples)
+        floor_keep = max(int(min_keep_samples), self._min_keep_samples)
+        return min(drop, max(0, num_samples - floor_keep))
+
+    def fed_length(
+        self, utt_id: str, num_samples: int, epoch: int, min_keep_samples: int = 0
+    ) -> int:
+        """The length after dropping, without placing the drops (for batching by length)."""
+        return num_samples - self.num_to_remove(utt_id, num_samples, epoch, min_keep_samples)
+
+    def plan(
+        self, utt_id: str, num_samples: int, epoch: int, min_keep_samples: int = 0
+    ) -> DropPlan:
+        """Where the samples of this utterance are removed in ``epoch`` (rules 4-5)."""
+        drop = self.num_to_remove(utt_id, num_samples, epoch, min_keep_samples)
+        if drop == 0:
+            return DropPlan.empty(num_samples)
+        rng = utt_rng(self.cfg.seed, epoch, utt_id, stream=STREAM_DROP_PLACE)
+        if self.cfg.mode == "point":
+            points = np.sort(rng.choice(num_samples, size=drop, replace=False, shuffle=False))
+            return DropPlan(num_samples, points.astype(np.int64), np.ones(drop, dtype=np.int64))
+        lengths = self._chunk_lengths(drop)
+        rng.shuffle(lengths)
+        return _place_chunks(num_samples, lengths, rng)
+
+    def apply(self, wav: np.ndarray, plan: DropPlan) -> np.ndarray:
+        """Remove the planned samples along axis 0 (``(T,)`` or ``(T, C)``).
+
+        Returns ``wav`` itself when nothing is removed, a new array otherwise.
+        """
+        if wav.shape[0] != plan.num_samples:
+            raise ValueError(
+                f"waveform has {wav.shape[0]} samples but the plan is for {plan.num_samples}"
+            )
+        if plan.starts.size == 0:
+            return wav
+        return wav[plan.keep_mask()]
+
+    def _chunk_lengths(self, drop: int) -> np.ndarray:
+        if self._chunk_len is not None:
+            count, rest = divmod(drop, self._chunk_len)
+            lengths = np.full(count + (1 if rest else 0), self._chunk_len, dtype=np.int64)
+            if rest:
+                lengths[-1] = rest
+            return lengths
+        m = min(int(self.cfg.num_chunks), drop)
+        base, extra = divmod(drop, m)
+        lengths = np.full(m, base, dtype=np.int64)
+        lengths[:extra] += 1
+        return lengths
+
+
+def _place_chunks(num_samples: int, lengths: np.ndarray, rng: np.random.Generator) -> DropPlan:
+    """Put the chunks (in the given order) into distinct gaps between the kept samples."""
+    m = lengths.size
+    kept = num_samples - int(lengths.sum())
+    if m <= kept + 1:
+        gaps = np.sort(rng.choice(kept + 1, size=m, replace=False, shuffle=False))
+    else:
+        gaps = np.sort(rng.integers(0, kept + 1, size=m))
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    starts = gaps.astype(np.int64) + offsets
+    if m > kept + 1:
+        starts, lengths = _merge_touching(starts, lengths)
+    return DropPlan(num_samples, starts, lengths)
+
+
+def _merge_touching(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge runs where one ends exactly where the next starts (inputs sorted, non-overlapping)."""
+    ends = starts + lengths
+    new_run = np.concatenate(([True], starts[1:] != ends[:-1]))
+    first = np.flatnonzero(new_run)
+    last = np.concatenate((first[1:], [starts.size])) - 1
+    return starts[first], ends[last] - starts[first]
