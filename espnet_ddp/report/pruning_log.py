@@ -1,0 +1,82 @@
+"""Reads the plugin's per-epoch records, ``<exp>/data_pruning/epoch<N>.json``.
+
+Responsible for loading them in epoch order and summing what a comparison needs (steps,
+seconds fed, train-loop time). Not responsible for their content: the writer lives in
+``espnet_ddp.espnet``; fields are listed in ``docs/ARCHITECTURE.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_NAME = re.compile(r"^epoch(\d+)\.json$")
+
+
+@dataclass
+class PruningEpoch:
+    """One ``epoch<N>.json``; missing numeric fields read as None."""
+
+    epoch: int
+    raw: dict[str, Any] = field(repr=False)
+
+    def number(self, key: str) -> float | None:
+        """The field ``key`` as a float, or None when absent or not a number."""
+        value = self.raw.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+
+    @property
+    def kept(self) -> list[str]:
+        """Utterance ids trained in this epoch (empty when not recorded)."""
+        return list(self.raw.get("kept") or [])
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Utterance id -> score seen in this epoch's training."""
+        return {k: float(v) for k, v in (self.raw.get("scores") or {}).items()}
+
+
+@dataclass
+class PruningLog:
+    """All epoch records of one experiment, plus files that could not be read."""
+
+    epochs: list[PruningEpoch]
+    unreadable: list[str] = field(default_factory=list)
+
+    def total(self, key: str) -> float | None:
+        """Sum of ``key`` over epochs; None if any epoch lacks it (a partial sum misleads)."""
+        values = [e.number(key) for e in self.epochs]
+        if not values or any(v is None for v in values):
+            return None
+        return float(sum(values))  # type: ignore[arg-type]
+
+    def series(self, key: str) -> tuple[list[int], list[float]]:
+        """(epochs, values) for the epochs that have ``key``."""
+        pairs = [(e.epoch, e.number(key)) for e in self.epochs]
+        kept = [(ep, v) for ep, v in pairs if v is not None]
+        return [ep for ep, _ in kept], [v for _, v in kept]
+
+
+def read_pruning_log(exp_dir: Path) -> PruningLog | None:
+    """Loads ``exp_dir/data_pruning/epoch*.json``; None when there is no such file."""
+    folder = Path(exp_dir) / "data_pruning"
+    files = sorted((int(m[1]), p) for p in folder.glob("epoch*.json") if (m := _NAME.match(p.name)))
+    if not files:
+        return None
+    epochs, unreadable = [], []
+    for epoch, path in files:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            unreadable.append(f"{path.name}: {err}")
+            continue
+        if not isinstance(raw, dict):
+            unreadable.append(f"{path.name}: not a JSON object")
+            continue
+        epochs.append(PruningEpoch(epoch=int(raw.get("epoch", epoch)), raw=raw))
+    return PruningLog(epochs=epochs, unreadable=unreadable)

@@ -1,0 +1,58 @@
+"""Names the training strategy of an experiment from its ``config.yaml``.
+
+Responsible for a short, stable label such as ``easy2hard(keep_ratio=0.7) + chunk(drop_ratio=0.3)``
+and the raw settings behind it. A stock ESPnet config (no plugin keys) is strategy ``none``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Pruning and time-dropping choices with their ``*_conf`` settings."""
+
+    data_pruning: str = NONE
+    data_pruning_conf: dict[str, Any] = field(default_factory=dict)
+    time_drop: str = NONE
+    time_drop_conf: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short name: the active parts joined by ``+`` (``none`` when neither is active)."""
+        parts = [
+            name for name in (self.data_pruning, self.time_drop) if name not in (NONE, "", None)
+        ]
+        return " + ".join(parts) if parts else NONE
+
+    @property
+    def settings(self) -> str:
+        """``key=value`` settings of the active parts, ``;``-separated ("" when none)."""
+        out = []
+        if self.data_pruning not in (NONE, "", None):
+            out.append(_format_conf(self.data_pruning_conf))
+        if self.time_drop not in (NONE, "", None):
+            out.append(_format_conf(self.time_drop_conf))
+        return "; ".join(s for s in out if s)
+
+
+def _format_conf(conf: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(conf.items()))
+
+
+def _conf(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def strategy_from_config(config: dict[str, Any]) -> Strategy:
+    """Reads ``data_pruning``/``time_drop`` and their ``*_conf`` keys (absent -> ``none``)."""
+    return Strategy(
+        data_pruning=str(config.get("data_pruning") or NONE),
+        data_pruning_conf=_conf(config.get("data_pruning_conf")),
+        time_drop=str(config.get("time_drop") or NONE),
+        time_drop_conf=_conf(config.get("time_drop_conf")),
+    )
