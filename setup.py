@@ -20,6 +20,7 @@ setup(
         "pyyaml",
         "soundfile",
         "matplotlib",
+        "tensorboard",
     ],
     extras_require={"test": ["pytest", "ruff"]},
     entry_points={
