@@ -68,5 +68,4 @@ def shaped_progress(progress: float, cfg: PruningConfig) -> float:
     if cfg.schedule == "cosine":
         return (1.0 - math.cos(math.pi * p)) / 2.0
     steps = cfg.schedule_steps
-    # The tolerance keeps p = k / S on its plateau despite rounding in (epoch - first) / span.
-    return min(math.floor(p * steps + 1e-9), steps - 1) / (steps - 1)
+    return min(math.floor(p * steps), steps - 1) / (steps - 1)

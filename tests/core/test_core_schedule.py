@@ -50,6 +50,7 @@ def test_step_schedule():
     assert got == [0.0, 0.0, 1 / 3, 2 / 3, 2 / 3, 1.0, 1.0]
     step2 = PruningConfig(strategy="easy2hard", schedule="step", schedule_steps=2)
     assert [shaped_progress(p, step2) for p in (0.0, 0.49, 0.5, 1.0)] == [0.0, 0.0, 1.0, 1.0]
-    # 3 / 5 computed as a ratio of epochs lands on its plateau despite float error.
+    # Every epoch lands on the right plateau: S = 5 over 11 pruned epochs (progress i / 10).
     step5 = PruningConfig(strategy="easy2hard", schedule="step", schedule_steps=5)
-    assert shaped_progress(3 / 5, step5) == 0.75
+    got = [shaped_progress(i / 10, step5) for i in range(11)]
+    assert got == [0.0, 0.0, 0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0, 1.0]

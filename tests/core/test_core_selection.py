@@ -127,6 +127,17 @@ def test_infobatch_pinned():
     assert sel.kept == t("abdeij") and dict(sel.weights) == {"a": 2.0}
 
 
+def test_infobatch_keeps_scores_at_the_mean_unweighted():
+    cfg = PruningConfig.from_options("infobatch", {"prune_prob": 0.99})
+    ids = [f"u{i:03d}" for i in range(300)]
+    table = ScoreTable()
+    table.update(ids, [float(i % 3) for i in range(300)])  # 0, 1, 2: the mean is 1
+    sel = select_epoch(ids, table, 2, 3, cfg)
+    at_mean = {u for i, u in enumerate(ids) if i % 3 == 1}
+    assert at_mean <= set(sel.kept) and not at_mean & set(sel.weights)
+    assert len(sel.kept) < 220  # nearly all 100 below-mean ones dropped
+
+
 def test_infobatch_anneal_and_rate():
     cfg = PruningConfig.from_options(
         "infobatch", {"seed": 0, "prune_prob": 0.3, "anneal_epochs": 1}
