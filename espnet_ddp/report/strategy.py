@@ -1,7 +1,7 @@
 """Names the training strategy of an experiment from its ``config.yaml``.
 
-Responsible for a short, stable label such as ``easy2hard(keep_ratio=0.7) + chunk(drop_ratio=0.3)``
-and the raw settings behind it. A stock ESPnet config (no plugin keys) is strategy ``none``.
+Responsible for a short, stable label such as ``easy2hard + chunk drop`` and the settings behind
+it. A stock ESPnet config (no plugin keys) is strategy ``none``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Strategy:
 
     @property
     def label(self) -> str:
-        """Short name: the active parts joined by ``+`` (``none`` when neither is active)."""
+        """Short name such as ``easy2hard + chunk drop`` (``none`` when neither is active)."""
         parts = [
             name for name in (self.data_pruning, self.time_drop) if name not in (NONE, "", None)
         ]
@@ -31,13 +31,13 @@ class Strategy:
 
     @property
     def settings(self) -> str:
-        """``key=value`` settings of the active parts, ``;``-separated ("" when none)."""
+        """``easy2hard: keep_ratio=0.7; chunk: drop_ratio=0.3`` ("" when nothing is active)."""
         out = []
-        if self.data_pruning not in (NONE, "", None):
-            out.append(_format_conf(self.data_pruning_conf))
-        if self.time_drop not in (NONE, "", None):
-            out.append(_format_conf(self.time_drop_conf))
-        return "; ".join(s for s in out if s)
+        if self.data_pruning not in (NONE, "") and self.data_pruning_conf:
+            out.append(f"{self.data_pruning}: {_format_conf(self.data_pruning_conf)}")
+        if self.time_drop not in (NONE, "") and self.time_drop_conf:
+            out.append(f"{self.time_drop}: {_format_conf(self.time_drop_conf)}")
+        return "; ".join(out)
 
 
 def _format_conf(conf: dict[str, Any]) -> str:

@@ -1,0 +1,112 @@
+"""Compares ESPnet experiment directories: one Markdown table, its JSON twin, and plots.
+
+Usage::
+
+    python -m espnet_ddp.bin.compare exp/asr_full exp/asr_easy2hard \\
+        [--baseline 0|exp/asr_full] [--decode_tag TAG] [--json cmp.json] [--plots cmp_plots]
+
+Every directory gives one row (strategy and settings, WER/CER per test set, wall time,
+optimizer steps, audio hours fed, speed-up against the baseline). Missing or partial
+experiments get a note in the table instead of an error. Test sets named
+``<test_set>_sr<R>_<mode>`` (from ``resample_data``) are shown as WER-by-sampling-rate tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from espnet_ddp.report.experiment import Experiment, load_experiment
+from espnet_ddp.report.markdown import main_table, render
+from espnet_ddp.report.table import build_comparison
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m espnet_ddp.bin.compare",
+        description="Compare ESPnet experiment directories (Markdown table, JSON, plots).",
+    )
+    parser.add_argument("exp_dirs", nargs="+", type=Path, metavar="EXP_DIR")
+    parser.add_argument(
+        "--baseline",
+        default="0",
+        help="0-based index into EXP_DIR..., or one of the EXP_DIRs (default: the first)",
+    )
+    parser.add_argument(
+        "--decode_tag",
+        default=None,
+        help="decode tag to read from RESULTS.md (exact, or a substring); default: the last",
+    )
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
+    parser.add_argument("--plots", type=Path, default=None, metavar="OUT_DIR")
+    return parser
+
+
+def baseline_index(value: str, exp_dirs: Sequence[Path]) -> int:
+    """Resolves ``--baseline``: an index, or a path/name equal to one of ``exp_dirs``."""
+    if value.lstrip("-").isdigit():
+        index = int(value)
+        if not 0 <= index < len(exp_dirs):
+            raise ValueError(f"--baseline {index}: only {len(exp_dirs)} experiment(s) given")
+        return index
+    wanted = Path(value)
+    for i, path in enumerate(exp_dirs):
+        if path == wanted or path.resolve() == wanted.resolve():
+            return i
+    names = [i for i, path in enumerate(exp_dirs) if path.name == value]
+    if len(names) == 1:
+        return names[0]
+    raise ValueError(f"--baseline {value!r} is neither an index nor one of the EXP_DIRs")
+
+
+def unique_names(exp_dirs: Sequence[Path]) -> list[str]:
+    """Directory names, made unique with their parents where two would clash."""
+    names = [p.name or str(p) for p in exp_dirs]
+    if len(set(names)) == len(names):
+        return names
+    return [str(p) for p in exp_dirs]
+
+
+def load_all(exp_dirs: Sequence[Path], decode_tag: str | None) -> list[Experiment]:
+    """Loads every directory; an unexpected failure becomes a note, never a traceback."""
+    experiments = []
+    for path, name in zip(exp_dirs, unique_names(exp_dirs), strict=True):
+        try:
+            experiments.append(load_experiment(path, decode_tag=decode_tag, name=name))
+        except Exception as err:  # a broken dir must not hide the others
+            broken = Experiment(path=path, name=name)
+            broken.notes.append(f"unreadable: {err.__class__.__name__}: {err}")
+            experiments.append(broken)
+    return experiments
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = get_parser().parse_args(argv)
+    try:
+        baseline = baseline_index(args.baseline, args.exp_dirs)
+    except ValueError as err:
+        print(f"compare: error: {err}", file=sys.stderr)
+        return 2
+    experiments = load_all(args.exp_dirs, args.decode_tag)
+    comparison = build_comparison(experiments, baseline=baseline)
+    sys.stdout.write(render(comparison))
+    if args.json is not None:
+        headers, cells = main_table(comparison)
+        payload = {**comparison.to_dict(), "table": {"columns": headers, "rows": cells}}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if args.plots is not None:
+        from espnet_ddp.report.plots import write_plots
+
+        for path in write_plots(experiments, comparison, args.plots):
+            print(f"compare: wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

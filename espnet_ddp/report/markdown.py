@@ -1,0 +1,112 @@
+"""Renders a :class:`~espnet_ddp.report.table.Comparison` as Markdown tables.
+
+Responsible for headers, number formats and notes; the numbers come from ``table``.
+"""
+
+from __future__ import annotations
+
+from espnet_ddp.report.table import Comparison, Row
+
+MISSING = "n/a"
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``45.2 s``, ``12.3 min`` or ``3.45 h``."""
+    if seconds is None:
+        return MISSING
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return MISSING if value is None else format(value, fmt)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A pipe table; ``|`` inside cells is escaped."""
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |"]
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _speedup(row: Row) -> str:
+    if row.is_baseline:
+        return "1.00x (baseline)"
+    if row.speedup is None:
+        return MISSING
+    return f"{row.speedup:.2f}x" + (" (per epoch)" if row.speedup_basis == "per epoch" else "")
+
+
+def _epochs(row: Row) -> str:
+    return f"{row.epochs}/{row.max_epoch}" if row.max_epoch is not None else str(row.epochs)
+
+
+def main_table(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted cells of the comparison table."""
+    score_columns = [(m, t) for m, sets in comparison.test_sets.items() for t in sets]
+    headers = ["experiment", "strategy", "settings", "epochs"]
+    headers += [f"{m} {t}" for m, t in score_columns]
+    headers += ["wall time", "train loop", "steps", "audio fed (h)", "speed-up"]
+    headers += ["time to baseline valid acc", "notes"]
+    cells = []
+    for row in comparison.rows:
+        line = [row.experiment, row.strategy, row.settings or "-", _epochs(row)]
+        line += [_number(row.error_rates.get(m, {}).get(t), ".2f") for m, t in score_columns]
+        line += [
+            format_seconds(row.wall_seconds),
+            format_seconds(row.train_loop_seconds),
+            _number(row.optimizer_steps, "d"),
+            _number(row.fed_hours, ".3f"),
+            _speedup(row),
+            format_seconds(row.seconds_to_baseline_acc)
+            if row.seconds_to_baseline_acc is not None
+            else ("not reached" if row.epochs else MISSING),
+            "; ".join(row.notes),
+        ]
+        cells.append(line)
+    return headers, cells
+
+
+def sample_rate_table(comparison: Comparison, test_set: str) -> tuple[list[str], list[list[str]]]:
+    """WER per evaluation sampling rate for ``test_set``: one line per experiment and mode."""
+    rates = sorted(
+        {
+            r
+            for row in comparison.rows
+            for m in row.sample_rates.get(test_set, {}).values()
+            for r in m
+        },
+        reverse=True,
+    )
+    headers = ["experiment", "mode", *[f"{r} Hz" for r in rates]]
+    cells = []
+    for row in comparison.rows:
+        for mode, by_rate in sorted(row.sample_rates.get(test_set, {}).items()):
+            cells.append([row.experiment, mode, *[_number(by_rate.get(r), ".2f") for r in rates]])
+    return headers, cells
+
+
+def render(comparison: Comparison) -> str:
+    """The whole report: the comparison table, then one WER-by-rate table per test set."""
+    if not comparison.rows:
+        return "No experiments given.\n"
+    base = comparison.rows[comparison.baseline].experiment
+    parts = [
+        f"## Comparison (baseline: {base})",
+        markdown_table(*main_table(comparison)),
+        "Error rates in %, from each RESULTS.md (decode tag: the last one unless chosen). "
+        "Wall time: sum of epochs in train.log (start-up excluded); "
+        "train loop, steps and audio fed: data_pruning records, else ESPnet's own files.",
+    ]
+    for test_set in comparison.sample_rate_sets:
+        parts.append(f"### WER (%) by evaluation sampling rate: {test_set}")
+        parts.append(markdown_table(*sample_rate_table(comparison, test_set)))
+    return "\n\n".join(parts) + "\n"

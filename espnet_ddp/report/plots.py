@@ -1,0 +1,159 @@
+"""PNG figures of a comparison (matplotlib, no display needed).
+
+Responsible for four kinds of figure, written into one folder:
+
+- ``data_per_epoch.png``: kept ratio and seconds of audio fed per epoch, all experiments;
+- ``scores_<experiment>.png``: per epoch, the scores the selection saw, kept ones in colour;
+- ``valid_vs_wall_time.png``: validation loss and accuracy against wall-clock time, all
+  experiments on one axis (does pruning reach the same quality sooner?);
+- ``wer_vs_sample_rate.png``: WER per evaluation sampling rate, when such results exist.
+
+Uses ``matplotlib.figure.Figure`` directly, so no pyplot state or GUI backend is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from espnet_ddp.report.experiment import Experiment
+from espnet_ddp.report.pruning_log import PruningLog
+from espnet_ddp.report.table import Comparison
+
+MAX_POINTS_PER_EPOCH = 1500
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "experiment"
+
+
+def plot_data_per_epoch(experiments: list[Experiment], path: Path) -> Path | None:
+    """Kept ratio and fed seconds per epoch; None when no experiment has pruning records."""
+    with_records = [e for e in experiments if e.pruning is not None and e.pruning.epochs]
+    if not with_records:
+        return None
+    fig = Figure(figsize=(10, 4))
+    ratio_ax, fed_ax = fig.subplots(1, 2)
+    for exp in with_records:
+        assert exp.pruning is not None
+        ratio_ax.plot(*exp.pruning.series("kept_ratio"), marker=".", label=exp.name)
+        fed_ax.plot(*exp.pruning.series("fed_seconds"), marker=".", label=exp.name)
+    ratio_ax.set(xlabel="epoch", ylabel="kept ratio (utterances)", ylim=(0, 1.05))
+    for ax in (ratio_ax, fed_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fed_ax.set(xlabel="epoch", ylabel="audio fed (s)")
+    fed_ax.set_ylim(bottom=0)
+    ratio_ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def selection_scores(pruning: PruningLog) -> list[tuple[int, dict[str, float], set[str]]]:
+    """Per epoch: (epoch, scores the selection could see, kept ids).
+
+    The scores of epoch N are the last score of every utterance from epochs before N (the table
+    the selection used); an epoch with no earlier scores (warm-up) shows its own.
+    """
+    table: dict[str, float] = {}
+    out = []
+    for record in pruning.epochs:
+        seen = dict(table) if table else record.scores
+        kept = set(record.kept) if record.kept else set(seen)
+        if seen:
+            out.append((record.epoch, seen, kept))
+        table.update(record.scores)
+    return out
+
+
+def plot_scores(exp: Experiment, path: Path) -> Path | None:
+    """Score distribution per epoch, kept utterances in colour; None without scores."""
+    if exp.pruning is None:
+        return None
+    epochs = selection_scores(exp.pruning)
+    if not epochs:
+        return None
+    rng = np.random.default_rng(0)
+    fig = Figure(figsize=(10, 4.5))
+    ax = fig.subplots()
+    for epoch, scores, kept in epochs:
+        ids = list(scores)
+        if len(ids) > MAX_POINTS_PER_EPOCH:
+            ids = [ids[i] for i in rng.choice(len(ids), MAX_POINTS_PER_EPOCH, replace=False)]
+        values = np.array([scores[u] for u in ids])
+        is_kept = np.array([u in kept for u in ids], dtype=bool)
+        x = epoch + rng.uniform(-0.3, 0.3, size=len(ids))
+        ax.scatter(x[~is_kept], values[~is_kept], s=3, c="lightgray", rasterized=True)
+        ax.scatter(x[is_kept], values[is_kept], s=3, c="tab:blue", rasterized=True)
+    ax.scatter([], [], c="tab:blue", label="kept")
+    ax.scatter([], [], c="lightgray", label="pruned")
+    ax.set(
+        xlabel="epoch", ylabel="score", title=f"{exp.name}: scores seen by each epoch's selection"
+    )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper right", fontsize="small")
+    return _save(fig, path)
+
+
+def plot_valid_vs_wall_time(experiments: list[Experiment], path: Path) -> Path | None:
+    """Validation loss and accuracy against wall-clock minutes; None without any train.log."""
+    logged = [e for e in experiments if e.train_log is not None and e.train_log.epochs]
+    if not logged:
+        return None
+    fig = Figure(figsize=(10, 4))
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for exp in logged:
+        assert exp.train_log is not None
+        minutes = [w / 60 for w in exp.train_log.cumulative_wall()]
+        epochs = list(zip(minutes, exp.train_log.epochs, strict=True))
+        for ax, key in ((loss_ax, "loss"), (acc_ax, "acc")):
+            pairs = [(m, e.valid[key]) for m, e in epochs if key in e.valid]
+            if pairs:
+                ax.plot(*zip(*pairs, strict=True), marker=".", label=exp.name)
+    loss_ax.set(xlabel="wall time (min)", ylabel="validation loss")
+    acc_ax.set(xlabel="wall time (min)", ylabel="validation accuracy")
+    acc_ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def plot_wer_vs_sample_rate(comparison: Comparison, path: Path) -> Path | None:
+    """WER against evaluation sampling rate, one line per experiment, test set and mode."""
+    lines = [
+        (f"{row.experiment} {test_set} {mode}", sorted(by_rate.items()))
+        for row in comparison.rows
+        for test_set, modes in row.sample_rates.items()
+        for mode, by_rate in modes.items()
+    ]
+    if not lines:
+        return None
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for label, points in lines:
+        ax.plot(*zip(*points, strict=True), marker="o", label=label)
+    ax.set(xlabel="evaluation sampling rate (Hz)", ylabel="WER (%)")
+    ax.invert_xaxis()
+    ax.legend(fontsize="x-small")
+    return _save(fig, path)
+
+
+def write_plots(experiments: list[Experiment], comparison: Comparison, out_dir: Path) -> list[Path]:
+    """Writes every figure that has data into ``out_dir``; returns the files written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [
+        plot_data_per_epoch(experiments, out_dir / "data_per_epoch.png"),
+        plot_valid_vs_wall_time(experiments, out_dir / "valid_vs_wall_time.png"),
+        plot_wer_vs_sample_rate(comparison, out_dir / "wer_vs_sample_rate.png"),
+    ]
+    for index, exp in enumerate(experiments):
+        name = f"scores_{index}_{_file_name(exp.name)}.png"
+        written.append(plot_scores(exp, out_dir / name))
+    return [p for p in written if p is not None]

@@ -1,0 +1,163 @@
+"""Turns loaded experiments into comparison rows: error rates, costs, speed-up vs a baseline.
+
+Responsible for the numbers of the report (and their JSON form). Not responsible for how
+they look: :mod:`espnet_ddp.report.markdown` renders them.
+
+>>> comparison = build_comparison([load_experiment(p) for p in dirs], baseline=0)  # doctest: +SKIP
+>>> comparison.rows[1].speedup  # doctest: +SKIP
+1.52
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from espnet_ddp.report.experiment import Experiment
+from espnet_ddp.report.results_md import METRICS
+
+SAMPLE_RATE_TEST_SET = re.compile(r"^(?P<base>.+)_sr(?P<rate>\d+)_(?P<mode>asis|back)$")
+
+
+@dataclass
+class Row:
+    """One experiment's line of the comparison; None where the experiment does not say."""
+
+    experiment: str
+    path: str
+    strategy: str
+    settings: str
+    epochs: int
+    max_epoch: int | None
+    decode_tag: str | None
+    error_rates: dict[str, dict[str, float]]
+    wall_seconds: float | None
+    train_loop_seconds: float | None
+    optimizer_steps: int | None
+    fed_hours: float | None
+    is_baseline: bool = False
+    speedup: float | None = None
+    speedup_basis: str | None = None
+    seconds_to_baseline_acc: float | None = None
+    sample_rates: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    """All rows, which one is the baseline, and the test sets that appear (per metric)."""
+
+    rows: list[Row]
+    baseline: int
+    test_sets: dict[str, list[str]]
+    sample_rate_sets: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (sample rates become string keys)."""
+        rows = []
+        for row in self.rows:
+            d = asdict(row)
+            d["sample_rates"] = {
+                t: {m: {str(r): v for r, v in rates.items()} for m, rates in modes.items()}
+                for t, modes in row.sample_rates.items()
+            }
+            rows.append(d)
+        return {
+            "baseline": self.rows[self.baseline].experiment if self.rows else None,
+            "test_sets": self.test_sets,
+            "sample_rate_test_sets": self.sample_rate_sets,
+            "rows": rows,
+        }
+
+
+def split_error_rates(
+    exp: Experiment,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[int, float]]]]:
+    """(metric -> test set -> %, for plain test sets; test set -> mode -> rate -> WER %)."""
+    plain: dict[str, dict[str, float]] = {}
+    by_rate: dict[str, dict[str, dict[int, float]]] = {}
+    for metric in METRICS:
+        for test_set, err in exp.error_rates(metric).items():
+            match = SAMPLE_RATE_TEST_SET.match(test_set)
+            if match is None:
+                plain.setdefault(metric, {})[test_set] = err
+            elif metric == "WER":
+                modes = by_rate.setdefault(match["base"], {})
+                modes.setdefault(match["mode"], {})[int(match["rate"])] = err
+    return plain, by_rate
+
+
+def _row(exp: Experiment) -> Row:
+    plain, by_rate = split_error_rates(exp)
+    strategy = exp.strategy
+    return Row(
+        experiment=exp.name,
+        path=str(exp.path),
+        strategy=strategy.label if strategy else "?",
+        settings=strategy.settings if strategy else "",
+        epochs=exp.epochs_done,
+        max_epoch=exp.max_epoch,
+        decode_tag=exp.decode_tag,
+        error_rates=plain,
+        wall_seconds=exp.wall_seconds,
+        train_loop_seconds=exp.train_loop_seconds,
+        optimizer_steps=exp.optimizer_steps,
+        fed_hours=exp.fed_hours,
+        sample_rates=by_rate,
+        notes=list(exp.notes),
+    )
+
+
+def speedup(base: Experiment, exp: Experiment) -> tuple[float | None, str | None]:
+    """Baseline wall time / this wall time, and its basis (``total`` or ``per epoch``).
+
+    Whole runs are compared when both completed the same number of epochs; otherwise the
+    mean wall time per epoch is (an estimate, since pruning changes cost across epochs).
+    """
+    if not base.wall_seconds or not exp.wall_seconds:
+        return None, None
+    if base.complete and exp.complete and base.epochs_done == exp.epochs_done:
+        return base.wall_seconds / exp.wall_seconds, "total"
+    per_base = base.wall_seconds / base.epochs_done
+    per_exp = exp.wall_seconds / exp.epochs_done
+    return per_base / per_exp, "per epoch"
+
+
+def seconds_to_accuracy(exp: Experiment, target: float) -> float | None:
+    """Wall-clock seconds until validation accuracy first reached ``target`` (None: never)."""
+    if exp.train_log is None:
+        return None
+    for epoch, wall in zip(exp.train_log.epochs, exp.train_log.cumulative_wall(), strict=True):
+        acc = epoch.valid.get("acc")
+        if acc is not None and acc >= target:
+            return wall
+    return None
+
+
+def _final_valid_acc(exp: Experiment) -> float | None:
+    if exp.train_log is None or not exp.train_log.epochs:
+        return None
+    return exp.train_log.epochs[-1].valid.get("acc")
+
+
+def build_comparison(experiments: list[Experiment], baseline: int = 0) -> Comparison:
+    """Rows for ``experiments``; speed-ups are relative to ``experiments[baseline]``."""
+    if experiments and not 0 <= baseline < len(experiments):
+        raise ValueError(f"baseline index {baseline} out of range (0..{len(experiments) - 1})")
+    rows = [_row(exp) for exp in experiments]
+    if rows:
+        base = experiments[baseline]
+        rows[baseline].is_baseline = True
+        target = _final_valid_acc(base)
+        for exp, row in zip(experiments, rows, strict=True):
+            row.speedup, row.speedup_basis = speedup(base, exp)
+            if target is not None:
+                row.seconds_to_baseline_acc = seconds_to_accuracy(exp, target)
+    test_sets = {
+        metric: list(dict.fromkeys(t for row in rows for t in row.error_rates.get(metric, {})))
+        for metric in METRICS
+    }
+    test_sets = {m: t for m, t in test_sets.items() if t}
+    rate_sets = list(dict.fromkeys(t for row in rows for t in row.sample_rates))
+    return Comparison(rows=rows, baseline=baseline, test_sets=test_sets, sample_rate_sets=rate_sets)
