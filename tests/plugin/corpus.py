@@ -10,9 +10,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-SUBJECTS = ["the red fox", "a small boat", "my brother", "the old clock", "our teacher", "a green bird"]
+SUBJECTS = [
+    "the red fox", "a small boat", "my brother", "the old clock", "our teacher", "a green bird"
+]
 VERBS = ["sees", "carries", "finds", "paints", "follows", "lifts"]
-OBJECTS = ["a heavy box", "the blue door", "seven apples", "the quiet river", "a tall tree", "his hat"]
+OBJECTS = [
+    "a heavy box", "the blue door", "seven apples", "the quiet river", "a tall tree", "his hat"
+]
 TAILS = ["today", "at noon", "in the rain", "again", "slowly", "near the hill"]
 VOICES = ["en", "en-us", "en+f3", "en+m3"]
 
