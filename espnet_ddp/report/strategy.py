@@ -24,9 +24,11 @@ class Strategy:
     @property
     def label(self) -> str:
         """Short name such as ``easy2hard + chunk drop`` (``none`` when neither is active)."""
-        parts = [
-            name for name in (self.data_pruning, self.time_drop) if name not in (NONE, "", None)
-        ]
+        parts = []
+        if self.data_pruning not in (NONE, ""):
+            parts.append(self.data_pruning)
+        if self.time_drop not in (NONE, ""):
+            parts.append(f"{self.time_drop} drop")
         return " + ".join(parts) if parts else NONE
 
     @property
