@@ -64,9 +64,10 @@ class PruningConfig:
     Contradictions rejected by :meth:`from_options` (checks that involve the strategy are skipped
     for ``--data_pruning none``, so a run can switch pruning off on the command line while the
     YAML still carries its ``--data_pruning_conf``): ``prune_prob`` without ``infobatch``;
-    ``keep_ratio`` with ``infobatch`` (which keeps a data-dependent fraction);
     ``schedule``/``schedule_steps`` without ``easy2hard``; ``schedule_steps`` without
-    ``schedule=step``; ``ctc_weight`` without ``score=hybrid``.
+    ``schedule=step``. Accepted although unused: ``keep_ratio`` with ``infobatch`` (which keeps
+    a data-dependent fraction), so one YAML serves every strategy; ``ctc_weight`` with
+    ``score=ctc|att`` (the glue fills it from the model whatever the score).
 
     >>> cfg = PruningConfig.from_options("easy2hard", {"keep_ratio": 0.7, "schedule": "cosine"})
     >>> cfg.keep_ratio, cfg.warmup_epochs
@@ -139,11 +140,6 @@ class PruningConfig:
                     p, "prune_prob", given["prune_prob"], f"{PRUNING_OPTION}={cfg.strategy} "
                     "(only infobatch drops with a probability)"
                 )
-            if "keep_ratio" in given and cfg.strategy == "infobatch":
-                raise _contradiction(
-                    p, "keep_ratio", given["keep_ratio"], f"{PRUNING_OPTION}=infobatch "
-                    "(infobatch keeps a data-dependent fraction; set prune_prob instead)"
-                )
             for key in ("schedule", "schedule_steps"):
                 if key in given and cfg.strategy != "easy2hard":
                     raise _contradiction(
@@ -154,11 +150,6 @@ class PruningConfig:
             raise _contradiction(
                 p, "schedule_steps", given["schedule_steps"], f"schedule={cfg.schedule} "
                 "(schedule_steps needs schedule=step)"
-            )
-        if "ctc_weight" in given and cfg.score != "hybrid":
-            raise _contradiction(
-                p, "ctc_weight", given["ctc_weight"], f"score={cfg.score} "
-                "(ctc_weight needs score=hybrid)"
             )
         return cfg
 

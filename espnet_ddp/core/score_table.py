@@ -2,11 +2,11 @@
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from espnet_ddp.core.atomic_io import write_text_atomic
 
 STATE_VERSION = 1
 _STATE_KEYS = frozenset({"version", "ema", "scores", "nonfinite_total"})
@@ -146,22 +146,7 @@ class ScoreTable:
 
         Writes a temporary file in the same directory, fsyncs it and renames it over ``path``.
         """
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.state_dict(), f, allow_nan=False)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_dir(path.parent)
+        write_text_atomic(path, json.dumps(self.state_dict(), allow_nan=False) + "\n")
 
     @classmethod
     def load(cls, path: str | Path, ema: float | None = None) -> "ScoreTable":
@@ -187,16 +172,3 @@ class ScoreTable:
             raise ValueError(f"corrupt score table {path}: {e}") from e
         return table
 
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable; best effort (not all platforms can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

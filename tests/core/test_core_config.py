@@ -81,14 +81,11 @@ def test_pruning_conf_must_be_mapping():
     [
         ("easy", {"prune_prob": 0.3}, "prune_prob"),
         ("easy2hard", {"prune_prob": 0.3}, "prune_prob"),
-        ("infobatch", {"keep_ratio": 0.7}, "keep_ratio"),
         ("easy", {"schedule": "cosine"}, "schedule"),
         ("random", {"schedule": "step", "schedule_steps": 3}, "schedule"),
         ("infobatch", {"schedule_steps": 3}, "schedule_steps"),
         ("easy2hard", {"schedule_steps": 3}, "schedule_steps"),
         ("easy2hard", {"schedule": "cosine", "schedule_steps": 3}, "schedule_steps"),
-        ("easy", {"score": "ctc", "ctc_weight": 0.3}, "ctc_weight"),
-        ("none", {"score": "att", "ctc_weight": 0.3}, "ctc_weight"),
     ],
 )
 def test_pruning_contradictions(strategy, conf, key):
@@ -104,6 +101,9 @@ def test_pruning_consistent_combinations_accepted():
     cfg = PruningConfig.from_options("easy2hard", {"schedule": "step", "schedule_steps": 3})
     assert cfg.schedule_steps == 3
     assert PruningConfig.from_options("easy", {"ctc_weight": 0.3}).ctc_weight == 0.3
+    # One YAML for every strategy; the glue fills ctc_weight from the model whatever the score.
+    PruningConfig.from_options("infobatch", {"keep_ratio": 0.7})
+    PruningConfig.from_options("easy", {"score": "ctc", "ctc_weight": 0.3})
 
 
 def test_strategy_none_ignores_strategy_specific_keys():

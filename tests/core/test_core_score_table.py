@@ -1,10 +1,10 @@
 import json
 import math
+import os
 
 import numpy as np
 import pytest
 
-from espnet_ddp.core import score_table as score_table_module
 from espnet_ddp.core.score_table import ScoreTable
 
 
@@ -143,10 +143,10 @@ def test_failed_save_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     _filled().save(path)
     before = path.read_bytes()
 
-    def broken_dump(*args, **kwargs):
+    def broken_replace(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(score_table_module.json, "dump", broken_dump)
+    monkeypatch.setattr(os, "replace", broken_replace)
     t = ScoreTable()
     t.update(["other"], [1.0])
     with pytest.raises(OSError, match="disk full"):
