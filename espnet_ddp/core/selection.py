@@ -26,7 +26,6 @@ The result depends only on (ids, scores, epoch, config), so every rank computes 
 
 import hashlib
 import math
-import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,7 +117,7 @@ def select_epoch(
     chosen, weights = _choose(scored, epoch, phase, cfg)
     kept = tuple(sorted(chosen + unscored))
     return EpochSelection(
-        epoch, cfg.strategy, phase, kept, types.MappingProxyType(weights), len(ids), len(unscored)
+        epoch, cfg.strategy, phase, kept, weights, len(ids), len(unscored)
     )
 
 

@@ -1,3 +1,4 @@
+import pickle
 import random
 
 import pytest
@@ -215,6 +216,14 @@ def test_digest():
     w2 = EpochSelection(3, "infobatch", phase, ("a", "b"), {"a": 2.0}, 2, 0)
     w3 = EpochSelection(3, "infobatch", phase, ("a", "b"), {"a": 3.0}, 2, 0)
     assert len({plain.digest(), w2.digest(), w3.digest()}) == 3
+
+
+def test_selection_pickles():
+    # The glue may hand selections to data-loader workers or gather them across ranks.
+    cfg = PruningConfig.from_options("infobatch", {"seed": 3})
+    sel = select_epoch(BY_SCORE, _table(), 4, 6, cfg)
+    again = pickle.loads(pickle.dumps(sel))
+    assert again == sel and again.digest() == sel.digest()
 
 
 def test_report():

@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 
@@ -199,3 +201,11 @@ def test_drop_plan_validation_and_mask():
 def test_max_epoch_validated():
     with pytest.raises(ValueError):
         TimeDropper(TimeDropConfig(mode="chunk"), 0)
+
+
+def test_dropper_pickles_for_loader_workers():
+    d = _dropper(drop_ratio=0.3, prob=0.5)
+    again = pickle.loads(pickle.dumps(d))
+    for i in range(20):
+        a, b = again.plan(f"u{i}", 16000, 2), d.plan(f"u{i}", 16000, 2)
+        assert a.starts.tolist() == b.starts.tolist()
