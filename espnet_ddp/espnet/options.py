@@ -55,16 +55,15 @@ class PluginOptions:
 
 def plugin_options_from_args(args: argparse.Namespace) -> PluginOptions:
     """Build and validate the plugin settings; raises ConfigError naming the bad option."""
-    pruning_conf = dict(args.data_pruning_conf or {})
-    if pruning_conf.get("ctc_weight") is None:
-        model_conf = getattr(args, "model_conf", None) or {}
-        pruning_conf.setdefault("ctc_weight", float(model_conf.get("ctc_weight", 0.5)))
-    pruning = PruningConfig.from_options(args.data_pruning, pruning_conf)
+    model_conf = getattr(args, "model_conf", None) or {}
+    pruning = PruningConfig.from_options(args.data_pruning, args.data_pruning_conf)
+    pruning = pruning.with_model_ctc_weight(float(model_conf.get("ctc_weight", 0.5)))
     pruning.check_epochs(args.max_epoch)
 
     drop_conf = dict(args.time_drop_conf or {})
     drop_conf.setdefault("fs", frontend_sample_rate(args))
     time_drop = TimeDropConfig.from_options(args.time_drop, drop_conf)
+    time_drop.check_epochs(args.max_epoch)
     return PluginOptions(pruning=pruning, time_drop=time_drop)
 
 

@@ -95,7 +95,7 @@ class DataPruningRun:
             return
         path = self.record_dir / f"scores_epoch{epoch - 1}.json"
         if path.exists():
-            self.table = ScoreTable.load(path)
+            self.table = ScoreTable.load(path, ema=self.options.pruning.ema)
             logging.info(f"espnet_ddp: resumed the score table from {path}")
         else:
             logging.warning(
