@@ -13,6 +13,7 @@ Uses ``matplotlib.figure.Figure`` directly, so no pyplot state or GUI backend is
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -60,17 +61,21 @@ def plot_data_per_epoch(experiments: list[Experiment], path: Path) -> Path | Non
 def selection_scores(pruning: PruningLog) -> list[tuple[int, dict[str, float], set[str]]]:
     """Per epoch: (epoch, scores the selection could see, kept ids).
 
-    The scores of epoch N are the last score of every utterance from epochs before N (the table
-    the selection used); an epoch with no earlier scores (warm-up) shows its own.
+    The scores of epoch N rebuild the table the selection used: every utterance's scores from
+    epochs before N, merged as the score table does (last value, or its EMA); non-finite scores
+    are skipped. An epoch with no earlier scores (warm-up) shows its own.
     """
     table: dict[str, float] = {}
     out = []
+    b = pruning.ema
     for record in pruning.epochs:
         seen = dict(table) if table else record.scores
         kept = set(record.kept) if record.kept else set(seen)
         if seen:
             out.append((record.epoch, seen, kept))
-        table.update(record.scores)
+        for utt, score in record.scores.items():
+            if math.isfinite(score):
+                table[utt] = b * table[utt] + (1 - b) * score if utt in table else score
     return out
 
 

@@ -47,6 +47,7 @@ class PruningLog:
 
     epochs: list[PruningEpoch]
     unreadable: list[str] = field(default_factory=list)
+    ema: float = 0.0
 
     def total(self, key: str) -> float | None:
         """Sum of ``key`` over epochs; None if any epoch lacks it (a partial sum misleads)."""
@@ -79,4 +80,15 @@ def read_pruning_log(exp_dir: Path) -> PruningLog | None:
             unreadable.append(f"{path.name}: not a JSON object")
             continue
         epochs.append(PruningEpoch(epoch=int(raw.get("epoch", epoch)), raw=raw))
-    return PruningLog(epochs=epochs, unreadable=unreadable)
+    return PruningLog(epochs=epochs, unreadable=unreadable, ema=_table_ema(folder))
+
+
+def _table_ema(folder: Path) -> float:
+    """The score table's EMA factor, from a saved ``scores_epoch<N>.json`` (0 when none)."""
+    for path in sorted(folder.glob("scores_epoch*.json"), reverse=True):
+        try:
+            ema = json.loads(path.read_text(encoding="utf-8")).get("ema", 0.0)
+        except (OSError, ValueError, AttributeError):
+            continue
+        return float(ema) if isinstance(ema, int | float) else 0.0
+    return 0.0
