@@ -188,7 +188,7 @@ def test_stock_run_costs_fall_back_to_espnet_files(report: dict, stock_run: Path
     counts = re.findall(r"\[train\].*?total_count=(\d+)", (stock_run / "train.log").read_text())
     assert row["strategy"] == "none" and row["epochs"] == 2
     assert row["optimizer_steps"] == int(counts[-1])  # accum_grad 1: one step per batch
-    shape = stock_run.parent.parent / "stats/train/speech_shape"
+    shape = stock_run.parent.parent / "speech_shape"
     samples = sum(int(line.split()[1]) for line in shape.read_text().splitlines())
     assert row["fed_hours"] == pytest.approx(2 * samples / 16000 / 3600)
 
