@@ -1,0 +1,130 @@
+"""Loss capture on a real ESPnet model: per-utterance losses, weights, non-finite values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from espnet2.tasks.asr import ASRTask
+
+from espnet_ddp.espnet.loss_capture import PerUtteranceLossCapture
+from espnet_ddp.espnet.task import PrunedASRTask
+
+TRANSFORMER = """\
+frontend_conf: {n_fft: 256, hop_length: 64}
+normalize: utterance_mvn
+encoder: transformer
+encoder_conf: {output_size: 16, attention_heads: 2, linear_units: 32, num_blocks: 1,
+               dropout_rate: 0.0, positional_dropout_rate: 0.0, attention_dropout_rate: 0.0}
+decoder: transformer
+decoder_conf: {attention_heads: 2, linear_units: 32, num_blocks: 1, dropout_rate: 0.0,
+               positional_dropout_rate: 0.0, self_attention_dropout_rate: 0.0,
+               src_attention_dropout_rate: 0.0}
+model_conf: {ctc_weight: 0.3, lsm_weight: 0.1, length_normalized_loss: false}
+"""
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("model")
+    (d / "tokens.txt").write_text("\n".join(["<blank>", "<unk>", "A", "B", "C", "<sos/eos>"]))
+    (d / "conf.yaml").write_text(TRANSFORMER)
+    args = PrunedASRTask.get_parser().parse_args(
+        ["--config", str(d / "conf.yaml"), "--token_list", str(d / "tokens.txt"),
+         "--output_dir", str(d), "--token_type", "char"]
+    )
+    torch.manual_seed(0)
+    m = ASRTask.build_model(args)
+    m.train()
+    return m
+
+
+def waveform(i: int, n: int) -> torch.Tensor:
+    return torch.randn(n, generator=torch.Generator().manual_seed(100 + i))
+
+
+def batch(lengths, tokens, first=0):
+    speech = torch.zeros(len(lengths), max(lengths))
+    for i, n in enumerate(lengths):
+        speech[i, :n] = waveform(first + i, n)
+    text = torch.full((len(tokens), max(len(t) for t in tokens)), -1, dtype=torch.long)
+    for i, t in enumerate(tokens):
+        text[i, : len(t)] = torch.tensor(t)
+    return {
+        "speech": speech,
+        "speech_lengths": torch.tensor(lengths),
+        "text": text,
+        "text_lengths": torch.tensor([len(t) for t in tokens]),
+    }
+
+
+# Equal lengths: the STFT's edge frames would see padding otherwise; text padding is masked.
+LENGTHS = [3000, 3000, 3000]
+TOKENS = [[2, 3, 4, 2], [3, 3, 2], [4, 2]]
+
+
+def single(model, i):
+    b = batch([LENGTHS[i]], [TOKENS[i]], first=i)
+    with torch.no_grad():
+        _, stats, _ = model(**b)
+    return stats["loss_ctc"].item(), stats["loss_att"].item()
+
+
+def test_per_utterance_losses_equal_single_utterance_forwards(model):
+    capture = PerUtteranceLossCapture(model)
+    capture.attach()
+    with torch.no_grad():
+        model(**batch(LENGTHS, TOKENS), utt_id=["u0", "u1", "u2"])
+    capture.detach()
+    got = capture.collect()
+    assert got.utt_ids == ["u0", "u1", "u2"]
+    assert got.tokens == [4, 3, 2]
+    assert got.fed_samples == sum(LENGTHS)
+    for i in range(3):
+        ctc, att = single(model, i)
+        assert got.ctc[i] == pytest.approx(ctc, rel=1e-4)
+        assert got.att[i] == pytest.approx(att, rel=1e-4)
+
+
+def test_weights_rescale_the_training_loss(model):
+    b = batch(LENGTHS, TOKENS)
+    ids = ["u0", "u1", "u2"]
+    capture = PerUtteranceLossCapture(model)
+    capture.attach(weights={"u1": 2.0})
+    with torch.no_grad():
+        loss, stats, _ = model(**b, utt_id=ids)
+    capture.detach()
+    got = capture.collect()
+    w = [1.0, 2.0, 1.0]
+    ctc = sum(wi * c for wi, c in zip(w, got.ctc)) / 3
+    att = sum(wi * a for wi, a in zip(w, got.att)) / 3
+    assert loss.item() == pytest.approx(0.3 * ctc + 0.7 * att, rel=1e-5)
+
+
+def test_validation_records_nothing_and_hooks_are_removed(model):
+    capture = PerUtteranceLossCapture(model)
+    capture.attach()
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(**batch(LENGTHS, TOKENS), utt_id=["u0", "u1", "u2"])
+    finally:
+        model.train()
+    capture.detach()
+    assert capture.collect().utt_ids == []
+    capture2 = PerUtteranceLossCapture(model)
+    with torch.no_grad():
+        model(**batch(LENGTHS, TOKENS), utt_id=["u0", "u1", "u2"])  # no hooks attached
+    assert capture2.collect().utt_ids == []
+
+
+def test_impossible_ctc_alignment_is_non_finite_not_easy(model):
+    capture = PerUtteranceLossCapture(model)
+    capture.attach()
+    with torch.no_grad():
+        model(**batch([4000, 600], [[2, 3], [2, 3, 4, 2, 3, 4, 2, 3]]), utt_id=["ok", "short"])
+    capture.detach()
+    got = capture.collect()
+    assert math.isfinite(got.ctc[0])
+    assert math.isnan(got.ctc[1])  # CTC's zero_infinity would have reported 0.0
