@@ -19,6 +19,7 @@ setup(
         "kaldiio",
         "pyyaml",
         "soundfile",
+        "soxr",
         "matplotlib",
         "tensorboard",
     ],
