@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_espnet import have_espeak, train_tiny
+from conftest import log_tail, run_module
+from plugin.corpus import train_command
 
 from espnet_ddp.bin.compare import main
 
@@ -88,16 +89,18 @@ def pruning_records(exp: Path, epochs: int, utts: list[str]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def stock_run(tmp_path_factory) -> Path:
-    """A 2-epoch stock ESPnet training (espnet2.bin.asr_train) of a tiny transformer."""
-    if not have_espeak():
-        pytest.skip("espeak-ng and sox are needed to synthesize the tiny corpus")
-    work = tmp_path_factory.mktemp("stock")
-    return train_tiny(work, work / "exp" / "asr_stock", max_epoch=2)
+def stock_run(tiny_corpus, tmp_path_factory) -> Path:
+    """A 2-epoch stock ESPnet training (espnet2.bin.asr_train) on the shared tiny corpus."""
+    exp = tmp_path_factory.mktemp("stock") / "exp" / "asr_stock"
+    exp.mkdir(parents=True)
+    args = train_command(tiny_corpus, exp, tiny_corpus / "tiny.yaml", "--max_epoch", "2")
+    proc = run_module("espnet2.bin.asr_train", args, exp / "train.log")
+    assert proc.returncode == 0, log_tail(exp / "train.log")
+    return exp
 
 
 @pytest.fixture(scope="module")
-def exp_dirs(stock_run: Path, tmp_path_factory) -> dict[str, Path]:
+def exp_dirs(stock_run: Path, tiny_corpus: Path, tmp_path_factory) -> dict[str, Path]:
     """A baseline, a 'pruned' run (plugin records, 2x slower clock), a partial, an empty dir."""
     root = tmp_path_factory.mktemp("exps")
     dirs = {name: root / name for name in ("baseline", "pruned", "partial", "empty")}
@@ -117,7 +120,7 @@ def exp_dirs(stock_run: Path, tmp_path_factory) -> dict[str, Path]:
     )
     (dirs["pruned"] / "config.yaml").write_text(yaml.safe_dump(config))
     utts = [
-        line.split()[0] for line in (stock_run.parent.parent / "data/text").read_text().splitlines()
+        line.split()[0] for line in (tiny_corpus / "data/train/text").read_text().splitlines()
     ]
     pruning_records(dirs["pruned"], 2, utts)
     stretch_log(dirs["pruned"] / "train.log", 2.0)
@@ -183,12 +186,14 @@ def test_wall_time_and_speedup_come_from_train_log(report: dict, exp_dirs: dict[
     assert report["payload"]["baseline"] == "baseline"
 
 
-def test_stock_run_costs_fall_back_to_espnet_files(report: dict, stock_run: Path) -> None:
+def test_stock_run_costs_fall_back_to_espnet_files(
+    report: dict, stock_run: Path, tiny_corpus: Path
+) -> None:
     row = report["rows"]["baseline"]
     counts = re.findall(r"\[train\].*?total_count=(\d+)", (stock_run / "train.log").read_text())
     assert row["strategy"] == "none" and row["epochs"] == 2
     assert row["optimizer_steps"] == int(counts[-1])  # accum_grad 1: one step per batch
-    shape = stock_run.parent.parent / "speech_shape"
+    shape = tiny_corpus / "stats" / "train" / "speech_shape"
     samples = sum(int(line.split()[1]) for line in shape.read_text().splitlines())
     assert row["fed_hours"] == pytest.approx(2 * samples / 16000 / 3600)
 
