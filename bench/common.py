@@ -114,7 +114,8 @@ class Corpus:
     def hours(self, split: str = "train") -> float:
         """Audio hours of a split, from the statistics' shape file."""
         total = 0
-        for line in (self.stats / ("train" if split == "train" else "valid") / "speech_shape").open():
+        shape = self.stats / ("train" if split == "train" else "valid") / "speech_shape"
+        for line in shape.open():
             total += int(line.split()[1].split(",")[0])
         return total / 16000 / 3600
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -108,7 +109,7 @@ class Plan:
     warmup: int
 
     def config(self) -> str:
-        return CONFIG.format(params="a few M" if self.dim >= 128 else "0.2 M", **self.fields())
+        return CONFIG.format(params="1.5 M" if self.dim >= 96 else "0.2 M", **self.fields())
 
     def fields(self) -> dict:
         return dataclasses.asdict(self)
@@ -122,7 +123,7 @@ class Plan:
         return out
 
 
-FULL = Plan(400, 40, 7, 2, 144, 576, 4, 2, 600_000, 0, 200)
+FULL = Plan(300, 40, 7, 2, 96, 384, 4, 2, 400_000, 0, 200)
 SMALL = Plan(40, 8, 3, 1, 32, 64, 1, 1, 150_000, 0, 20)
 
 
@@ -203,11 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in variants:
         shutil.rmtree(out / name, ignore_errors=True)
     env = env_for_children()
+    load: list[dict] = []  # the machine may be shared: record its load at each launch
     for r, epochs in enumerate(plan.rounds()):
         order = list(variants) if r % 2 == 0 else list(reversed(variants))
         for name in order:
             exp, cmd = train_commands(plan, corpus, out, name, variants[name], epochs)
             log(f"round {r + 1}/{len(plan.rounds())}: {name}, {epochs} epoch(s)")
+            load.append({"round": r + 1, "variant": name, "loadavg_1min": os.getloadavg()[0]})
             run_logged(cmd, exp / f"train.round{r:02d}.log", env)
 
     compared = list(range(2, plan.max_epoch + 1))  # after the pruning warm-up epoch
@@ -225,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         "plan": plan.fields(),
         "variants": variants,
         "corpus_hours": corpus.hours(),
+        "cpu_count": os.cpu_count(),
+        "load": load,
         "results": res,
         "baseline": dataclasses.asdict(base),
         "pruned": dataclasses.asdict(pruned),

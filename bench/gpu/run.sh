@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# GPU benchmark of espnet_ddp, one command, no network needed:
+#     bash bench/gpu/run.sh            # on a machine with one GPU
+#     bash bench/gpu/run.sh --small    # CPU smoke run of the whole pipeline (about 10 min)
+# Other options are passed to bench/gpu/bench.py (--help lists them).
+#
+# It needs Python with torch and torchaudio. What else is missing is installed from
+# bench/gpu/offline/ (made beforehand by bench/gpu/fetch_wheels.sh on a machine with network):
+#   - espnet and its pure-Python dependencies -> a venv layered on the system's packages;
+#   - espeak-ng and flite (Debian packages) -> unpacked into a folder, never into /.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "${here}/../.." && pwd)
+offline=${here}/offline
+work=${BENCH_WORK:-${here}/out}
+mkdir -p "${work}"
+say() { echo "[$(date +%H:%M:%S)] run.sh: $*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# 1. Python with espnet.
+py=${PYTHON:-}
+if [ -z "${py}" ]; then
+    if [ -x "${repo}/.venv/bin/python" ]; then py=${repo}/.venv/bin/python; else py=python3; fi
+fi
+"${py}" -c "import torch, torchaudio" 2>/dev/null || die "${py}: torch and torchaudio are needed"
+if ! "${py}" -c "import espnet2.tasks.asr" 2>/dev/null; then
+    [ -d "${offline}/wheels" ] || die "espnet is missing and ${offline}/wheels is absent: run \
+bench/gpu/fetch_wheels.sh on a machine with network first"
+    venv=${work}/venv
+    if [ ! -x "${venv}/bin/python" ]; then
+        say "installing espnet from ${offline}/wheels into ${venv}"
+        "${py}" -m venv --system-site-packages "${venv}"
+        # One name per wheel; pip picks the file that fits this Python.
+        mapfile -t names < <(ls "${offline}/wheels" | sed -n 's/^\([^-]*\)-.*\.whl$/\1/p' | sort -u)
+        "${venv}/bin/python" -m pip install -q --no-index --no-deps \
+            --find-links "${offline}/wheels" "${names[@]}"
+    fi
+    py=${venv}/bin/python
+    "${py}" -c "import espnet2.tasks.asr" || die "espnet still does not import (see above)"
+fi
+
+# 2. espeak-ng and flite.
+if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null; then
+    [ -d "${offline}/debs" ] || die "espeak-ng/flite are missing and ${offline}/debs is absent"
+    root=${work}/sysroot
+    if [ ! -d "${root}/usr/bin" ]; then
+        say "unpacking espeak-ng and flite into ${root}"
+        mkdir -p "${root}"
+        for deb in "${offline}"/debs/*.deb; do
+            if command -v dpkg-deb >/dev/null; then
+                dpkg-deb -x "${deb}" "${root}"
+            else  # a .deb is an ar archive holding data.tar.*
+                tmp=$(mktemp -d)
+                (cd "${tmp}" && ar x "${deb}" && tar -xf data.tar.* -C "${root}")
+                rm -rf "${tmp}"
+            fi
+        done
+    fi
+    lib=${root}/usr/lib/x86_64-linux-gnu
+    export PATH=${root}/usr/bin:${PATH}
+    # The stub stands in for libpcaudio0, which would need ALSA/PulseAudio (never used: -w/--stdout).
+    export LD_LIBRARY_PATH=${offline}/stub:${lib}${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
+    export ESPEAK_DATA_PATH=${lib}
+    espeak-ng --stdout hello >/dev/null || die "espeak-ng from ${root} does not run"
+    flite -t hello -o /dev/null || die "flite from ${root} does not run"
+fi
+
+# 3. The benchmark.
+export PYTHONPATH=${repo}:${repo}/bench${PYTHONPATH:+:${PYTHONPATH}}
+cd "${repo}"
+say "python: ${py}"
+exec "${py}" "${here}/bench.py" "$@"
