@@ -1,0 +1,506 @@
+#!/usr/bin/env bash
+# ESPnet2-style ASR recipe driver for espnet_ddp: stages 1-13, as in ESPnet's egs2/TEMPLATE/asr1.
+# Run it from a recipe directory (egs2/<corpus>/asr1) through that recipe's run.sh.
+set -euo pipefail
+
+log() {
+    local fname=${BASH_SOURCE[1]##*/}
+    echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*" >&2
+}
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+min() {
+    local a b
+    a=$1
+    for b in "$@"; do [ "${b}" -lt "${a}" ] && a=${b}; done
+    echo "${a}"
+}
+SECONDS=0
+
+# General configuration
+stage=1                  # First stage to run.
+stop_stage=10000         # Last stage to run.
+skip_data_prep=false     # Skip stages 1-5.
+skip_train=false         # Skip stages 6-11.
+skip_eval=false          # Skip stages 12-13.
+ngpu=1                   # GPUs (0: CPU). N > 1 trains with torch.distributed, one process per GPU.
+num_nodes=1              # Nodes for distributed training.
+num_procs=1              # CPU only (--ngpu 0): N > 1 trains N processes through torchrun (gloo).
+nj=32                    # Parallel jobs for data preparation and statistics.
+inference_nj=32          # Parallel jobs for decoding.
+gpu_inference=false      # Decode on GPU.
+dumpdir=dump             # Formatted features and audio.
+expdir=exp               # Experiments.
+python=python3           # Python interpreter.
+train_module=espnet_ddp.bin.asr_train  # Training entry point (stock: espnet2.bin.asr_train).
+
+# Data preparation
+local_data_opts=""       # Options for local/data.sh.
+speed_perturb_factors="" # e.g. "0.9 1.0 1.1"; empty: no speed perturbation.
+audio_format=flac        # flac or wav, for dump/raw.
+fs=16k                   # Sampling rate of dump/raw.
+min_wav_duration=0.1     # Shorter utterances are removed (seconds).
+max_wav_duration=20      # Longer utterances are removed (seconds).
+
+# Tokenization
+token_type=bpe           # bpe, char or word.
+nbpe=30                  # Sentencepiece vocabulary size.
+bpemode=unigram          # unigram or bpe.
+bpe_input_sentence_size=100000000
+lang=en                  # Tag of the token list directory.
+
+# Language model (stages 6-9)
+use_lm=false             # Train and use an RNN/transformer LM.
+lm_tag=""
+lm_config=""
+lm_args=""
+lm_exp=""
+
+# ASR model
+asr_tag=""               # Suffix of the experiment directory (default: from the config name).
+asr_exp=""               # Experiment directory (default: ${expdir}/asr_${asr_tag}).
+asr_stats_dir=""         # Statistics directory (default: ${expdir}/asr_stats_raw_${lang}_${token_type}).
+asr_config=""            # Training configuration (YAML).
+asr_args=""              # Extra training arguments, e.g. "--max_epoch 2".
+feats_normalize=global_mvn
+
+# Decoding
+inference_config=""      # Decoding configuration (YAML).
+inference_args=""        # Extra decoding arguments.
+inference_tag=""         # Suffix of the decoding directory.
+inference_asr_model=valid.acc.ave.pth  # Model file of ${asr_exp} used for decoding.
+eval_sample_rates=""     # e.g. "8000 11025": also decode test sets resampled to these rates.
+eval_resample_modes="asis back"  # asis: keep the new rate; back: resample back to ${fs}.
+scorer=auto              # auto (sclite when installed, else Python), sclite or python.
+
+# Data sets
+train_set=""
+valid_set=""
+test_sets=""
+
+help_message=$(cat <<EOF
+Usage: $0 --train_set <name> --valid_set <name> --test_sets "<names>" [options]
+
+Stages: 1 data (local/data.sh), 2 speed perturbation, 3 format audio (dump/raw), 4 length filter,
+5 token list, 6-9 language model (--use_lm true), 10 statistics, 11 training, 12 decoding,
+13 scoring (RESULTS.md in the experiment directory).
+
+Options (defaults in brackets):
+  --stage (${stage}) --stop_stage (${stop_stage}) --skip_data_prep (${skip_data_prep})
+  --skip_train (${skip_train}) --skip_eval (${skip_eval})
+  --ngpu (${ngpu}) --num_nodes (${num_nodes}) --num_procs (${num_procs}, CPU torchrun processes)
+  --nj (${nj}) --inference_nj (${inference_nj}) --gpu_inference (${gpu_inference})
+  --dumpdir (${dumpdir}) --expdir (${expdir}) --python (${python}) --train_module (${train_module})
+  --local_data_opts, --speed_perturb_factors, --audio_format (${audio_format}), --fs (${fs})
+  --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
+  --token_type (${token_type}: bpe, char, word) --nbpe (${nbpe}) --bpemode (${bpemode})
+  --use_lm (${use_lm}) --lm_config --lm_args --lm_tag
+  --asr_config --asr_args --asr_tag --asr_exp --asr_stats_dir --feats_normalize (${feats_normalize})
+  --inference_config --inference_args --inference_tag --inference_asr_model (${inference_asr_model})
+  --eval_sample_rates ("") --eval_resample_modes (${eval_resample_modes}) --scorer (${scorer})
+  --train_set --valid_set --test_sets
+EOF
+)
+
+log "$0 $*"
+run_args=$(printf '%q ' "$0" "$@")
+. utils/parse_options.sh
+
+[ $# -eq 0 ] || die "unexpected positional arguments: $*"
+[ -f ./path.sh ] || die "run me from a recipe directory (no ./path.sh in $(pwd))"
+[ -f ./cmd.sh ] || die "run me from a recipe directory (no ./cmd.sh in $(pwd))"
+. ./path.sh
+. ./cmd.sh
+
+[ -n "${train_set}" ] || die "--train_set is required"
+[ -n "${valid_set}" ] || die "--valid_set is required"
+[ -n "${test_sets}" ] || die "--test_sets is required"
+case "${token_type}" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word: ${token_type}" ;; esac
+case "${audio_format}" in flac|wav) ;; *) die "--audio_format must be flac or wav: ${audio_format}" ;; esac
+for b in stage stop_stage ngpu num_nodes num_procs nj inference_nj nbpe; do
+    [[ "${!b}" =~ ^[0-9]+$ ]] || die "--${b} must be a non-negative integer: ${!b}"
+done
+if [ "${num_procs}" -gt 1 ] && [ "${ngpu}" -gt 0 ]; then
+    die "--num_procs is for CPU training (--ngpu 0); with GPUs use --ngpu N"
+fi
+
+# "16k" -> 16000
+fs_hz=$(awk -v fs="${fs}" 'BEGIN { if (fs ~ /k$/) { sub(/k$/, "", fs); printf "%d", fs * 1000 } else printf "%d", fs }')
+[ "${fs_hz}" -gt 0 ] || die "--fs must be like 16k or 16000: ${fs}"
+
+[ -n "${speed_perturb_factors}" ] && train_set_sp="${train_set}_sp" || train_set_sp="${train_set}"
+
+token_listdir="data/${lang}_token_list"
+if [ "${token_type}" = bpe ]; then
+    tokendir="${token_listdir}/bpe_${bpemode}${nbpe}"
+    bpemodel="${tokendir}/bpe.model"
+else
+    tokendir="${token_listdir}/${token_type}"
+    bpemodel=none
+fi
+token_list="${tokendir}/tokens.txt"
+
+if [ -z "${asr_tag}" ]; then
+    if [ -n "${asr_config}" ]; then
+        asr_tag="$(basename "${asr_config}" .yaml)_raw_${lang}_${token_type}"
+    else
+        asr_tag="train_raw_${lang}_${token_type}"
+    fi
+    [ "${token_type}" = bpe ] && asr_tag+="${nbpe}"
+    [ -n "${speed_perturb_factors}" ] && asr_tag+="_sp"
+fi
+[ -n "${asr_stats_dir}" ] || asr_stats_dir="${expdir}/asr_stats_raw_${lang}_${token_type}"
+[ "${token_type}" = bpe ] && [ "${asr_stats_dir}" = "${expdir}/asr_stats_raw_${lang}_bpe" ] && asr_stats_dir+="${nbpe}"
+[ -n "${speed_perturb_factors}" ] && [[ "${asr_stats_dir}" != *_sp ]] && asr_stats_dir+="_sp"
+[ -n "${asr_exp}" ] || asr_exp="${expdir}/asr_${asr_tag}"
+
+if [ -z "${lm_tag}" ]; then
+    if [ -n "${lm_config}" ]; then
+        lm_tag="$(basename "${lm_config}" .yaml)_${lang}_${token_type}"
+    else
+        lm_tag="train_${lang}_${token_type}"
+    fi
+fi
+lm_stats_dir="${expdir}/lm_stats_${lang}_${token_type}"
+[ -n "${lm_exp}" ] || lm_exp="${expdir}/lm_${lm_tag}"
+
+if [ -z "${inference_tag}" ]; then
+    if [ -n "${inference_config}" ]; then
+        inference_tag="$(basename "${inference_config}" .yaml)"
+    else
+        inference_tag=inference
+    fi
+    "${use_lm}" && inference_tag+="_lm_$(basename "${lm_exp}")"
+    inference_tag+="_asr_model_${inference_asr_model%.*}"
+fi
+
+# Runs one stage step: logs the command, and on failure names it and its log file.
+run_logged() {
+    local logfile=$1
+    shift
+    log "running: $* (log: ${logfile})"
+    if ! "$@"; then
+        die "failed: $*\n    see the log: ${logfile}"
+    fi
+}
+
+# Splits a key-value file into N parts by line: split_scp FILE N OUT_PREFIX (OUT_PREFIX.1 ... .N).
+split_scp() {
+    local in=$1 n=$2 prefix=$3
+    rm -f "${prefix}".*
+    awk -v n="${n}" -v p="${prefix}" '{ print > (p "." ((NR - 1) % n + 1)) }' "${in}"
+    local i
+    for i in $(seq "${n}"); do touch "${prefix}.${i}"; done
+}
+
+# Sorted union of JOB-split outputs: merge_parts OUT PART_PREFIX N.
+merge_parts() {
+    local out=$1 prefix=$2 n=$3 i
+    for i in $(seq "${n}"); do cat "${prefix}.${i}"; done | LC_ALL=C sort -k1,1 -s >"${out}"
+}
+
+# The test sets to decode and score, including resampled copies (--eval_sample_rates).
+eval_sets() {
+    local dset r m
+    for dset in ${test_sets}; do
+        echo "${dset}"
+        for r in ${eval_sample_rates}; do
+            for m in ${eval_resample_modes}; do echo "${dset}_sr${r}_${m}"; done
+        done
+    done
+}
+
+log "recipe: $(pwd)"
+log "asr_exp=${asr_exp} asr_stats_dir=${asr_stats_dir} token_list=${token_list}"
+
+if ! "${skip_data_prep}"; then
+    if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+        log "Stage 1: data preparation (local/data.sh ${local_data_opts}) -> data/"
+        [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
+        # shellcheck disable=SC2086
+        if ! local/data.sh ${local_data_opts}; then
+            die "stage 1 failed: local/data.sh ${local_data_opts} (its error report is above)"
+        fi
+        for dset in "${train_set}" "${valid_set}" ${test_sets}; do
+            [ -d "data/${dset}" ] || die "local/data.sh did not make data/${dset}"
+            ${python} -m espnet_ddp.tools.validate_data_dir --no_audio "data/${dset}" \
+                || die "stage 1: data/${dset} is not a valid data directory (report above)"
+        done
+    fi
+
+    if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+        if [ -n "${speed_perturb_factors}" ]; then
+            log "Stage 2: speed perturbation (${speed_perturb_factors}): data/${train_set} -> data/${train_set_sp}"
+            ${python} -m espnet_ddp.tools.perturb_speed --factors "${speed_perturb_factors}" \
+                "data/${train_set}" "data/${train_set_sp}" \
+                || die "stage 2 failed: perturb_speed data/${train_set}"
+        else
+            log "Stage 2: speed perturbation skipped (--speed_perturb_factors is empty)"
+        fi
+    fi
+
+    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+        log "Stage 3: format audio (${fs_hz} Hz mono ${audio_format}) -> ${dumpdir}/raw"
+        for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
+            if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
+                out="${dumpdir}/raw/org/${dset}"
+            else
+                out="${dumpdir}/raw/${dset}"
+            fi
+            src="data/${dset}"
+            [ -f "${src}/wav.scp" ] || die "stage 3: no ${src}/wav.scp (run stage 1)"
+            mkdir -p "${out}/logdir"
+            for f in text utt2spk spk2utt; do cp "${src}/${f}" "${out}/${f}"; done
+            _nj=$(min "${nj}" "$(wc -l <"${src}/wav.scp")")
+            split_scp "${src}/wav.scp" "${_nj}" "${out}/logdir/wav.scp"
+            run_logged "${out}/logdir/format.*.log" \
+                ${train_cmd} JOB=1:"${_nj}" "${out}/logdir/format.JOB.log" \
+                ${python} -m espnet_ddp.tools.format_audio --fs "${fs_hz}" --audio_format "${audio_format}" \
+                "${out}/logdir/wav.scp.JOB" "${out}/data/format.JOB" \
+                "${out}/logdir/wav_out.scp.JOB" "${out}/logdir/utt2num_samples.JOB"
+            merge_parts "${out}/wav.scp" "${out}/logdir/wav_out.scp" "${_nj}"
+            merge_parts "${out}/utt2num_samples" "${out}/logdir/utt2num_samples" "${_nj}"
+            echo "${audio_format}" >"${out}/audio_format"
+            echo raw >"${out}/feats_type"
+            log "  ${dset}: $(wc -l <"${out}/wav.scp") utterances -> ${out}"
+        done
+    fi
+
+    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+        log "Stage 4: remove utterances shorter than ${min_wav_duration} s, longer than ${max_wav_duration} s, or without text"
+        _min=$(awk -v d="${min_wav_duration}" -v fs="${fs_hz}" 'BEGIN { printf "%d", d * fs }')
+        _max=$(awk -v d="${max_wav_duration}" -v fs="${fs_hz}" 'BEGIN { printf "%d", d * fs }')
+        for dset in "${train_set_sp}" "${valid_set}"; do
+            [ -d "${dumpdir}/raw/org/${dset}" ] || die "stage 4: no ${dumpdir}/raw/org/${dset} (run stage 3)"
+            rm -rf "${dumpdir}/raw/${dset}"
+            ${python} -m espnet_ddp.tools.filter_data_dir --min_samples "${_min}" --max_samples "${_max}" \
+                "${dumpdir}/raw/org/${dset}" "${dumpdir}/raw/${dset}" \
+                || die "stage 4 failed for ${dset} (report above)"
+        done
+    fi
+
+    if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+        log "Stage 5: ${token_type} token list from ${dumpdir}/raw/${train_set_sp}/text -> ${token_list}"
+        [ -f "${dumpdir}/raw/${train_set_sp}/text" ] || die "stage 5: no ${dumpdir}/raw/${train_set_sp}/text (run stage 4)"
+        ${python} -m espnet_ddp.tools.token_list --token_type "${token_type}" --nbpe "${nbpe}" \
+            --bpemode "${bpemode}" --input_sentence_size "${bpe_input_sentence_size}" \
+            "${dumpdir}/raw/${train_set_sp}/text" "${tokendir}" \
+            || die "stage 5 failed: token list for ${token_type}"
+    fi
+else
+    log "Skip the data preparation stages 1-5 (--skip_data_prep true)"
+fi
+
+# Options shared by statistics collection, training and the LM.
+tokenizer_opts="--token_type ${token_type} --token_list ${token_list} --bpemodel ${bpemodel}"
+
+if ! "${skip_train}"; then
+    if "${use_lm}"; then
+        lm_train_text="${dumpdir}/raw/${train_set_sp}/text"
+        lm_dev_text="${dumpdir}/raw/${valid_set}/text"
+        if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+            log "Stage 6: LM statistics -> ${lm_stats_dir}"
+            [ -n "${lm_config}" ] || die "--use_lm true needs --lm_config"
+            mkdir -p "${lm_stats_dir}/logdir"
+            run_logged "${lm_stats_dir}/logdir/stats.log" \
+                ${train_cmd} "${lm_stats_dir}/logdir/stats.log" \
+                ${python} -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true \
+                ${tokenizer_opts} --non_linguistic_symbols none --config "${lm_config}" \
+                --train_data_path_and_name_and_type "${lm_train_text},text,text" \
+                --valid_data_path_and_name_and_type "${lm_dev_text},text,text" \
+                --train_shape_file "${lm_train_text}" --valid_shape_file "${lm_dev_text}" \
+                --output_dir "${lm_stats_dir}" ${lm_args}
+            _ntok=$(wc -l <"${token_list}")
+            for m in train valid; do
+                awk -v n="${_ntok}" '{ print $0 "," n }' "${lm_stats_dir}/${m}/text_shape" \
+                    >"${lm_stats_dir}/${m}/text_shape.${token_type}"
+            done
+        fi
+        if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+            log "Stage 7: LM training -> ${lm_exp}"
+            mkdir -p "${lm_exp}"
+            run_logged "${lm_exp}/train.log" \
+                ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name lm_train" \
+                --log "${lm_exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}" \
+                --init_file_prefix "${lm_exp}/.dist_init_" --multiprocessing_distributed true -- \
+                ${python} -m espnet2.bin.lm_train --use_preprocessor true ${tokenizer_opts} \
+                --non_linguistic_symbols none --config "${lm_config}" \
+                --train_data_path_and_name_and_type "${lm_train_text},text,text" \
+                --valid_data_path_and_name_and_type "${lm_dev_text},text,text" \
+                --train_shape_file "${lm_stats_dir}/train/text_shape.${token_type}" \
+                --valid_shape_file "${lm_stats_dir}/valid/text_shape.${token_type}" \
+                --resume true --output_dir "${lm_exp}" ${lm_args}
+        fi
+        if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+            log "Stage 8: LM perplexity on ${valid_set}"
+            run_logged "${lm_exp}/perplexity/ppl.log" \
+                ${train_cmd} "${lm_exp}/perplexity/ppl.log" \
+                ${python} -m espnet2.bin.lm_calc_perplexity --ngpu 0 \
+                --data_path_and_name_and_type "${lm_dev_text},text,text" \
+                --train_config "${lm_exp}/config.yaml" --model_file "${lm_exp}/valid.loss.ave.pth" \
+                --output_dir "${lm_exp}/perplexity"
+            log "  perplexity: $(cat "${lm_exp}/perplexity/ppl" 2>/dev/null || echo unknown)"
+        fi
+        if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+            log "Stage 9: n-gram LM skipped (KenLM is not part of this installation)"
+        fi
+    elif [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 6 ]; then
+        log "Stages 6-9: language model skipped (--use_lm false; the paper used no LM)"
+    fi
+
+    _asr_train_dir="${dumpdir}/raw/${train_set_sp}"
+    _asr_valid_dir="${dumpdir}/raw/${valid_set}"
+    _audio_type=sound
+    common_opts="--use_preprocessor true ${tokenizer_opts} --non_linguistic_symbols none"
+    common_opts+=" --cleaner none --g2p none --frontend_conf fs=${fs}"
+    common_opts+=" --train_data_path_and_name_and_type ${_asr_train_dir}/wav.scp,speech,${_audio_type}"
+    common_opts+=" --train_data_path_and_name_and_type ${_asr_train_dir}/text,text,text"
+    common_opts+=" --valid_data_path_and_name_and_type ${_asr_valid_dir}/wav.scp,speech,${_audio_type}"
+    common_opts+=" --valid_data_path_and_name_and_type ${_asr_valid_dir}/text,text,text"
+    [ -n "${asr_config}" ] && common_opts+=" --config ${asr_config}"
+
+    if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
+        log "Stage 10: ASR statistics (--collect_stats true) -> ${asr_stats_dir}"
+        for d in "${_asr_train_dir}" "${_asr_valid_dir}"; do
+            [ -f "${d}/wav.scp" ] || die "stage 10: no ${d}/wav.scp (run stages 3-4)"
+        done
+        [ -f "${token_list}" ] || die "stage 10: no ${token_list} (run stage 5)"
+        [ -z "${asr_config}" ] || [ -f "${asr_config}" ] || die "no such --asr_config: ${asr_config}"
+        _logdir="${asr_stats_dir}/logdir"
+        mkdir -p "${_logdir}"
+        _nj=$(min "${nj}" "$(wc -l <"${_asr_train_dir}/wav.scp")" "$(wc -l <"${_asr_valid_dir}/wav.scp")")
+        split_scp "${_asr_train_dir}/wav.scp" "${_nj}" "${_logdir}/train.scp"
+        split_scp "${_asr_valid_dir}/wav.scp" "${_nj}" "${_logdir}/valid.scp"
+        rm -rf "${_logdir}"/stats.*
+        # Pruning and time dropping never apply to statistics collection (training iterator only).
+        # shellcheck disable=SC2086
+        run_logged "${_logdir}/stats.*.log" \
+            ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
+            ${python} -m "${train_module}" --collect_stats true ${common_opts} \
+            --train_shape_file "${_logdir}/train.scp.JOB" --valid_shape_file "${_logdir}/valid.scp.JOB" \
+            --output_dir "${_logdir}/stats.JOB" ${asr_args}
+        _dirs=()
+        for i in $(seq "${_nj}"); do _dirs+=(--input_dir "${_logdir}/stats.${i}"); done
+        ${python} -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" \
+            --output_dir "${asr_stats_dir}" >"${_logdir}/aggregate.log" 2>&1 \
+            || die "stage 10: aggregate_stats_dirs failed, see ${_logdir}/aggregate.log"
+        _ntok=$(wc -l <"${token_list}")
+        for m in train valid; do
+            awk -v n="${_ntok}" '{ print $0 "," n }' "${asr_stats_dir}/${m}/text_shape" \
+                >"${asr_stats_dir}/${m}/text_shape.${token_type}"
+        done
+    fi
+
+    if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
+        log "Stage 11: ASR training with ${train_module} -> ${asr_exp}"
+        [ -f "${asr_stats_dir}/train/feats_stats.npz" ] || die "stage 11: no statistics in ${asr_stats_dir} (run stage 10)"
+        mkdir -p "${asr_exp}"
+        echo "${run_args} --stage 11" >"${asr_exp}/run.sh"
+        chmod +x "${asr_exp}/run.sh"
+        _opts="${common_opts}"
+        _opts+=" --train_shape_file ${asr_stats_dir}/train/speech_shape"
+        _opts+=" --train_shape_file ${asr_stats_dir}/train/text_shape.${token_type}"
+        _opts+=" --valid_shape_file ${asr_stats_dir}/valid/speech_shape"
+        _opts+=" --valid_shape_file ${asr_stats_dir}/valid/text_shape.${token_type}"
+        if [ "${feats_normalize}" = global_mvn ]; then
+            # The default normalization (utterance_mvn) becomes global_mvn with the stage 10 statistics.
+            _opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
+        fi
+        _opts+=" --resume true --output_dir ${asr_exp}"
+        if [ "${num_procs}" -gt 1 ]; then
+            # CPU data parallelism: one process per rank, started by torchrun, gloo backend.
+            _port=$(( 29500 + RANDOM % 1000 ))
+            # shellcheck disable=SC2086
+            run_logged "${asr_exp}/train.log" \
+                ${cuda_cmd} --name asr_train --num_threads "${num_procs}" "${asr_exp}/train.log" \
+                ${python} -m torch.distributed.run --nnodes 1 --nproc_per_node "${num_procs}" \
+                --master_port "${_port}" -m "${train_module}" --ngpu 0 \
+                --multiprocessing_distributed false --dist_backend gloo ${_opts} ${asr_args}
+        else
+            # As ESPnet launches it: --ngpu N > 1 spawns one process per GPU (torch.distributed).
+            # shellcheck disable=SC2086
+            run_logged "${asr_exp}/train.log" \
+                ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name asr_train" \
+                --log "${asr_exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}" \
+                --init_file_prefix "${asr_exp}/.dist_init_" --multiprocessing_distributed true -- \
+                ${python} -m "${train_module}" ${_opts} ${asr_args}
+        fi
+    fi
+else
+    log "Skip the training stages 6-11 (--skip_train true)"
+fi
+
+if ! "${skip_eval}"; then
+    _dec_dir="${asr_exp}/decode_${inference_tag}"
+    if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
+        log "Stage 12: decoding with ${asr_exp}/${inference_asr_model} -> ${_dec_dir}"
+        [ -e "${asr_exp}/${inference_asr_model}" ] || die "stage 12: no model ${asr_exp}/${inference_asr_model} (run stage 11, or set --inference_asr_model)"
+        [ -z "${inference_config}" ] || [ -f "${inference_config}" ] || die "no such --inference_config: ${inference_config}"
+        # Resampled copies of the test sets (--eval_sample_rates).
+        for dset in ${test_sets}; do
+            for r in ${eval_sample_rates}; do
+                for m in ${eval_resample_modes}; do
+                    _dst="${dumpdir}/raw/${dset}_sr${r}_${m}"
+                    [ -f "${_dst}/wav.scp" ] && continue
+                    log "  resampling ${dset} to ${r} Hz (${m}) -> ${_dst}"
+                    ${python} -m espnet_ddp.tools.resample_data --rate "${r}" --mode "${m}" \
+                        "${dumpdir}/raw/${dset}" "${_dst}" \
+                        || die "stage 12: espnet_ddp.tools.resample_data failed for ${dset} (rate ${r}, mode ${m})"
+                done
+            done
+        done
+        _ngpu=0
+        "${gpu_inference}" && _ngpu=1
+        _opts=""
+        [ -n "${inference_config}" ] && _opts+=" --config ${inference_config}"
+        "${use_lm}" && _opts+=" --lm_train_config ${lm_exp}/config.yaml --lm_file ${lm_exp}/valid.loss.ave.pth"
+        for dset in $(eval_sets); do
+            _data="${dumpdir}/raw/${dset}"
+            _out="${_dec_dir}/${dset}"
+            _logdir="${_out}/logdir"
+            [ -f "${_data}/wav.scp" ] || die "stage 12: no ${_data}/wav.scp (run stage 3)"
+            mkdir -p "${_logdir}"
+            _nj=$(min "${inference_nj}" "$(wc -l <"${_data}/wav.scp")")
+            split_scp "${_data}/wav.scp" "${_nj}" "${_logdir}/keys.scp"
+            rm -rf "${_logdir}"/output.*
+            # shellcheck disable=SC2086
+            run_logged "${_logdir}/asr_inference.*.log" \
+                ${decode_cmd} --gpu "${_ngpu}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
+                ${python} -m espnet2.bin.asr_inference --batch_size 1 --ngpu "${_ngpu}" \
+                --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" \
+                --key_file "${_logdir}/keys.scp.JOB" --asr_train_config "${asr_exp}/config.yaml" \
+                --asr_model_file "${asr_exp}/${inference_asr_model}" \
+                --output_dir "${_logdir}/output.JOB" ${_opts} ${inference_args}
+            for f in text token score; do
+                for i in $(seq "${_nj}"); do
+                    _part="${_logdir}/output.${i}/1best_recog/${f}"
+                    if [ -f "${_part}" ]; then cat "${_part}"; fi
+                done | LC_ALL=C sort -k1,1 -s >"${_out}/${f}"
+            done
+            log "  ${dset}: $(wc -l <"${_out}/text") hypotheses -> ${_out}/text"
+        done
+    fi
+
+    if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ]; then
+        log "Stage 13: scoring (scorer: ${scorer}) -> ${asr_exp}/RESULTS.md"
+        for dset in $(eval_sets); do
+            _data="${dumpdir}/raw/${dset}"
+            _out="${_dec_dir}/${dset}"
+            [ -f "${_out}/text" ] || die "stage 13: no hypotheses ${_out}/text (run stage 12)"
+            for metric in wer cer; do
+                ${python} -m espnet_ddp.tools.score_asr --scorer "${scorer}" --metric "${metric}" \
+                    "${_data}/text" "${_out}/text" "${_data}/utt2spk" "${_out}/score_${metric}" \
+                    || die "stage 13: scoring ${metric} of ${dset} failed"
+            done
+        done
+        ${python} -m espnet_ddp.tools.results_md "${asr_exp}" >"${asr_exp}/RESULTS.md" \
+            || die "stage 13: could not write ${asr_exp}/RESULTS.md"
+        cat "${asr_exp}/RESULTS.md" >&2
+    fi
+else
+    log "Skip the evaluation stages 12-13 (--skip_eval true)"
+fi
+
+log "Successfully finished. [elapsed=${SECONDS}s]"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stage 1 of the mini recipe: synthesizes a small multi-voice English corpus with espeak-ng and flite
+# (our own sentence grammar; test voices never occur in training) into data/{train,dev,test_espeak,test_flite}.
+set -euo pipefail
+
+num_train=1200     # training utterances
+num_dev=100        # validation utterances (training voices, new sentences)
+num_test=60        # utterances per test set (held-out voices and sentences)
+seed=0
+nj=2
+wav_dir=downloads/mini_wav
+
+. utils/parse_options.sh
+. ./path.sh
+
+for b in espeak-ng flite; do
+    command -v "${b}" >/dev/null || { echo "local/data.sh: ${b} is not installed (apt-get install ${b})" >&2; exit 1; }
+done
+
+python3 -m espnet_ddp.tools.synth_corpus --wav_dir "${wav_dir}" --data_root data \
+    --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" \
+    --seed "${seed}" --nj "${nj}"
+python3 -m espnet_ddp.tools.validate_data_dir --fs 16000 data/train data/dev data/test_espeak data/test_flite

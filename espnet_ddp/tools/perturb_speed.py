@@ -1,0 +1,59 @@
+"""Speed perturbation of a Kaldi-style data directory (stage 2), as sox ``speed`` pipes in wav.scp.
+
+For each factor ``f`` other than 1.0 the utterance and speaker ids get an ``sp<f>-`` prefix and the
+audio entry becomes a command that sox runs when stage 3 formats the audio (so nothing is written
+here). The output holds every factor's copy, 1.0 unprefixed, as ESPnet's recipes do.
+
+    python -m espnet_ddp.tools.perturb_speed --factors "0.9 1.0 1.1" data/train data/train_sp
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from espnet_ddp.tools.audio_io import is_pipe
+from espnet_ddp.tools.datadir import DataDir
+
+
+def speed_entry(entry: str, factor: float) -> str:
+    """The ``wav.scp`` value that plays ``entry`` at ``factor`` times its speed, as wav."""
+    if is_pipe(entry):
+        return f"{entry.rstrip()[:-1].rstrip()} | sox -t wav - -t wav - speed {factor} |"
+    return f"sox {shlex.quote(entry)} -t wav - speed {factor} |"
+
+
+def perturb(d: DataDir, factors: list[float]) -> DataDir:
+    """A directory with one copy of ``d`` per speed factor."""
+    out = DataDir()
+    for f in factors:
+        prefix = "" if f == 1.0 else f"sp{f:g}-"
+        for utt in d.wav:
+            key = prefix + utt
+            out.wav[key] = d.wav[utt] if f == 1.0 else speed_entry(d.wav[utt], f)
+            out.text[key] = d.text[utt]
+            out.utt2spk[key] = prefix + d.utt2spk[utt]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--factors", required=True, help='e.g. "0.9 1.0 1.1"')
+    parser.add_argument("src")
+    parser.add_argument("dst")
+    args = parser.parse_args(argv)
+    try:
+        factors = [float(x) for x in args.factors.split()]
+    except ValueError:
+        parser.error(f"--factors must be numbers, got {args.factors!r}")
+    if not factors or any(f <= 0 for f in factors):
+        parser.error(f"--factors must be positive numbers, got {args.factors!r}")
+    d = perturb(DataDir.read(args.src), factors)
+    d.write(args.dst)
+    print(f"perturb_speed: {len(d.wav)} utterances ({args.factors}) -> {args.dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Stage 13: scores one decoded set (WER or CER) with NIST sclite, or a Python fallback.
+
+Writes ``ref.trn`` / ``hyp.trn`` (``TOKENS (speaker-utterance)``, characters as tokens with
+``<space>`` between words for CER, as ESPnet does) and ``result.txt``: sclite's full report when
+sclite is found (on PATH, at /usr/lib/sctk/bin/sclite, or as ``sctk sclite``), otherwise a report
+from ``edit_distance`` with the same summary lines (``Sum/Avg`` percentages, ``Sum`` counts), so
+``results_md`` reads both. Utterances without a hypothesis are scored as empty output.
+
+    python -m espnet_ddp.tools.score_asr --metric wer data/test/text decode/test/text \\
+        data/test/utt2spk decode/test/score_wer
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from espnet_ddp.tools.datadir import read_kv
+from espnet_ddp.tools.edit_distance import Counts, align_counts
+
+SCLITE_PATHS = ("/usr/lib/sctk/bin/sclite", "/usr/local/bin/sclite")
+
+
+def find_sclite() -> list[str] | None:
+    """The command that runs sclite here, or None."""
+    found = shutil.which("sclite")
+    if found:
+        return [found]
+    for p in SCLITE_PATHS:
+        if os.access(p, os.X_OK):
+            return [p]
+    if shutil.which("sctk"):
+        return ["sctk", "sclite"]
+    return None
+
+
+def tokens(text: str, metric: str) -> list[str]:
+    """Scoring units of a transcript: words, or characters with ``<space>`` between words."""
+    words = text.split()
+    if metric == "wer":
+        return words
+    out: list[str] = []
+    for k, word in enumerate(words):
+        if k:
+            out.append("<space>")
+        out.extend(word)
+    return out
+
+
+def write_trn(path: Path, texts: dict[str, str], utt2spk: dict[str, str], metric: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for utt in sorted(utt2spk):
+            f.write(f"{' '.join(tokens(texts.get(utt, ''), metric))} ({utt2spk[utt]}-{utt})\n")
+
+
+def python_report(ref: dict[str, str], hyp: dict[str, str], utts: list[str], metric: str) -> str:
+    """A summary in sclite's layout (``Sum/Avg`` percentage and ``Sum`` count lines)."""
+    total, n_words, n_err_snt = Counts(), 0, 0
+    for utt in utts:
+        r, h = tokens(ref[utt], metric), tokens(hyp.get(utt, ""), metric)
+        c = align_counts(r, h)
+        total += c
+        n_words += len(r)
+        n_err_snt += c.errors > 0
+    n = max(n_words, 1)
+    pct = [100 * x / n for x in (total.corr, total.sub, total.dels, total.ins, total.errors)]
+    pct.append(100 * n_err_snt / max(len(utts), 1))
+    head = f"| {'SPKR':6} | # Snt # Wrd | Corr    Sub    Del    Ins    Err  S.Err |"
+    sum_pct = f"| Sum/Avg| {len(utts):4d} {n_words:6d} | " + " ".join(f"{p:6.1f}" for p in pct)
+    counts = (total.corr, total.sub, total.dels, total.ins, total.errors, n_err_snt)
+    sum_cnt = f"| Sum    | {len(utts):4d} {n_words:6d} | " + " ".join(f"{x:6d}" for x in counts)
+    return "\n".join(
+        [
+            "Scored by espnet_ddp.tools.score_asr (Python fallback: sclite was not found)",
+            "",
+            "SYSTEM SUMMARY PERCENTAGES",
+            head,
+            sum_pct + " |",
+            "",
+            "SYSTEM SUMMARY COUNTS",
+            head,
+            sum_cnt + " |",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--metric", choices=["wer", "cer"], required=True)
+    parser.add_argument("--scorer", choices=["auto", "sclite", "python"], default="auto")
+    parser.add_argument("ref", type=Path, help="reference Kaldi text")
+    parser.add_argument("hyp", type=Path, help="hypothesis Kaldi text")
+    parser.add_argument("utt2spk", type=Path)
+    parser.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+    ref, hyp, utt2spk = read_kv(args.ref), read_kv(args.hyp), read_kv(args.utt2spk)
+    utt2spk = {u: s for u, s in utt2spk.items() if u in ref}
+    missing = sorted(set(ref) - set(hyp))
+    if missing:
+        print(
+            f"score_asr: warning: {len(missing)} utterance(s) without hypothesis in {args.hyp} "
+            f"(scored as empty), e.g. {missing[0]}",
+            file=sys.stderr,
+        )
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_trn(args.out_dir / "ref.trn", ref, utt2spk, args.metric)
+    write_trn(args.out_dir / "hyp.trn", hyp, utt2spk, args.metric)
+    sclite = find_sclite() if args.scorer != "python" else None
+    if args.scorer == "sclite" and sclite is None:
+        print("score_asr: sclite not found (apt-get install sctk)", file=sys.stderr)
+        return 1
+    result = args.out_dir / "result.txt"
+    if sclite:
+        cmd = sclite + ["-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", "rm"]
+        cmd += ["-o", "all", "stdout"]
+        with open(result, "w", encoding="utf-8") as f:
+            proc = subprocess.run(cmd, cwd=args.out_dir, stdout=f, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            print(f"score_asr: sclite failed: {proc.stderr.decode()}", file=sys.stderr)
+            return 1
+    else:
+        report = python_report(ref, hyp, sorted(utt2spk), args.metric)
+        result.write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Smoke tests of the benchmark scripts' cheap paths (``--dry``, helpers); no training."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "bench" / "gpu"))
+
+import bench as gpu_bench  # noqa: E402
+from common import chunk_drop, easy2hard  # noqa: E402
+
+
+def run_script(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_options_use_one_conf_flag_per_key():
+    assert chunk_drop(0.3, 20) == [
+        "--time_drop", "chunk",
+        "--time_drop_conf", "drop_ratio=0.3", "--time_drop_conf", "chunk_ms=20",
+    ]  # fmt: skip
+    assert easy2hard(0.7, "lr_trajectory=epoch")[-2:] == [
+        "--data_pruning_conf", "lr_trajectory=epoch"
+    ]
+
+
+def test_speedup_dry_plans_interleaved_rounds_and_a_valid_config():
+    out = run_script("bench/speedup.py", "--dry")
+    first, config = out.split("\n", 1)
+    plan = json.loads(first)
+    assert sum(plan["rounds"]) == plan["plan"]["max_epoch"]
+    assert set(plan["variants"]) == {"baseline", "pruned"}
+    assert "easy2hard" in plan["variants"]["pruned"]
+    conf = yaml.safe_load(config)
+    assert conf["accum_grad"] == 1 and conf["max_cache_size"] == 0
+
+
+def test_gpu_bench_dry_lists_every_required_variant():
+    out = json.loads(run_script("bench/gpu/bench.py", "--dry", "--small"))
+    names = set(out["variants"])
+    required = {"a_full", "b_e2h", "c_drop20", "d_e2h_drop20", "e_random_drop20", "d_anneal"}
+    assert required | {f"c_drop{ms}" for ms in (5, 10, 40, 80)} <= names
+    for name, (_label, args) in out["variants"].items():
+        if name != "a_full":
+            assert "lr_trajectory=epoch" in args  # matched-epoch comparison
+    assert any(a.startswith("anneal_epochs=") for a in out["variants"]["d_anneal"][1])
+
+
+def test_full_gpu_plan_is_librispeech_sized():
+    plan = gpu_bench.FULL
+    assert (plan.blocks, plan.dim, plan.dec_blocks) == (12, 256, 6)
+    assert plan.num_train * 2.5 / 3600 >= 10  # >= 10 h at about 2.5 s per utterance
+    conf = yaml.safe_load(plan.config())
+    assert conf["accum_grad"] == 1 and conf["model_conf"]["ctc_weight"] == 0.3
+
+
+def test_plateau_needs_a_flat_window():
+    rising = {e: 0.1 * e for e in range(1, 8)}
+    flat = {**rising, 8: 0.7005, 9: 0.7004, 10: 0.7001}
+    assert not gpu_bench.plateaued(rising, 3, 0.002)
+    assert gpu_bench.plateaued(flat, 3, 0.002)
+    assert not gpu_bench.plateaued({1: 0.1}, 3, 0.002)
