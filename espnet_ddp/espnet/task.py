@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+import torch.distributed as dist
 from espnet2.tasks.asr import ASRTask
 from espnet2.train.distributed_utils import DistributedOption
 
@@ -45,6 +46,16 @@ class PrunedASRTask(ASRTask):
             sys.exit(2)
 
     @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """ESPnet's worker, then an orderly end of torch.distributed.
+
+        Without it, a gloo rank can abort at interpreter exit ("terminate called without an
+        active exception") after training finished, and the launcher reports a failure.
+        """
+        super().main_worker(args)
+        shut_down_process_group()
+
+    @classmethod
     def build_iter_factory(
         cls,
         args: argparse.Namespace,
@@ -55,6 +66,16 @@ class PrunedASRTask(ASRTask):
         if mode != "train" or args.collect_stats or not uses_plugin_iterator(args):
             return super().build_iter_factory(args, distributed_option, mode, kwargs)
         return build_pruned_iter_factory(cls, args, distributed_option, kwargs)
+
+
+def shut_down_process_group() -> None:
+    """Waits for every rank, then destroys the default process group (when there is one).
+
+    Only after a successful run: a failed rank raises instead, and the launcher stops the others.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def uses_plugin_iterator(args: argparse.Namespace) -> bool:

@@ -13,8 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "bench" / "gpu"))
 
-import bench as gpu_bench  # noqa: E402
 from common import chunk_drop, easy2hard  # noqa: E402
+
+import bench as gpu_bench  # noqa: E402
 
 
 def run_script(*args: str) -> str:
