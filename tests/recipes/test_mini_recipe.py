@@ -1,0 +1,92 @@
+"""The mini recipe (``egs2/mini_ddp/asr1/run.sh``, what ``make demo`` runs), shrunk to a few
+dozen utterances and two epochs: stages 1-13 for both experiments, the comparison table, and a
+rerun from statistics (``--stage 10``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENTS = ["asr_train_asr_full", "asr_train_asr_e2h0.7_chunk0.3"]
+TEST_SETS = ["test_espeak", "test_flite"]
+SHRINK = [
+    "--local_data_opts", "--num_train 48 --num_dev 8 --num_test 6",
+    "--asr_args", "--max_epoch 2 --num_workers 0",
+    "--inference_args", "--beam_size 2",
+]  # fmt: skip
+
+
+def recipe_copy(root: Path) -> Path:
+    """``root/egs2/mini_ddp/asr1``: the recipe's own files, the shared driver linked in."""
+    (root / "egs2").mkdir(parents=True)
+    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
+    recipe = root / "egs2" / "mini_ddp" / "asr1"
+    shutil.copytree(REPO / "egs2" / "mini_ddp" / "asr1", recipe, symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))  # fmt: skip
+    return recipe
+
+
+def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        ["./run.sh", *SHRINK, *args], cwd=recipe, env=env, capture_output=True, text=True,
+        timeout=900,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mini_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    for tool in ("espeak-ng", "flite"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install {tool})")
+    recipe = recipe_copy(tmp_path_factory.mktemp("mini"))
+    proc = run_recipe(recipe)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return recipe, proc
+
+
+def test_every_experiment_scores_every_test_set(mini_run):
+    recipe, _ = mini_run
+    for name in EXPERIMENTS:
+        results = (recipe / "exp" / name / "RESULTS.md").read_text()
+        for test_set in TEST_SETS:
+            assert re.search(rf"^\|\S*/{test_set}\|\d+\|\d+\|", results, re.M), results
+
+
+def test_comparison_table_has_the_baseline_and_the_pruned_run(mini_run):
+    recipe, proc = mini_run
+    table = (recipe / "exp" / "COMPARISON.md").read_text()
+    assert table in proc.stdout
+    cmp = json.loads((recipe / "exp" / "comparison.json").read_text())
+    rows = cmp["table"]["rows"]
+    assert len(rows) == 2
+    columns = cmp["table"]["columns"]
+    speed = columns.index(next(c for c in columns if c.lower().startswith("speed")))
+    assert rows[0][speed].startswith("1.00")
+    # the pruned run kept 70% of the utterances in its pruned epoch and fed less audio
+    full, pruned = (recipe / "exp" / n / "data_pruning" for n in EXPERIMENTS)
+    epoch2 = json.loads((pruned / "epoch2.json").read_text())
+    assert epoch2["kept_utterances"] == round(0.7 * epoch2["total_utterances"] + 1e-9)
+    assert epoch2["fed_seconds"] < 0.75 * epoch2["kept_seconds"]
+    base2 = json.loads((full / "epoch2.json").read_text())
+    assert epoch2["optimizer_steps"] < base2["optimizer_steps"]
+    assert list((recipe / "exp" / "comparison_plots").glob("*.png"))
+
+
+def test_rerun_from_statistics(mini_run):
+    recipe, _ = mini_run
+    stats = recipe / "exp" / "asr_stats_raw_en_bpe50" / "train" / "feats_stats.npz"
+    before = stats.stat().st_mtime_ns
+    proc = run_recipe(recipe, "--stage", "10", "--stop_stage", "10")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Stage 10" in proc.stderr and "Stage 1:" not in proc.stderr
+    assert stats.stat().st_mtime_ns > before
