@@ -204,6 +204,7 @@ class TimeDropConfig:
     anneal_epochs: int = 0
     fs: int = 16000
     seed: int = 0
+    crossfade_ms: float = 0.0
 
     DEFAULT_CHUNK_MS: ClassVar[float] = 20.0
 
@@ -221,6 +222,7 @@ class TimeDropConfig:
             "anneal_epochs": as_int(p, "anneal_epochs", self.anneal_epochs),
             "fs": as_int(p, "fs", self.fs),
             "seed": as_int(p, "seed", self.seed),
+            "crossfade_ms": as_float(p, "crossfade_ms", self.crossfade_ms),
         }
         check_range(p, "drop_ratio", values["drop_ratio"], 0.0, 1.0, high_open=True)
         check_range(p, "min_keep_ms", values["min_keep_ms"], 0.0)
@@ -229,6 +231,7 @@ class TimeDropConfig:
         check_range(p, "anneal_epochs", values["anneal_epochs"], 0)
         check_range(p, "fs", values["fs"], 0, low_open=True)
         check_range(p, "seed", values["seed"], 0)
+        check_range(p, "crossfade_ms", values["crossfade_ms"], 0.0)
         if self.chunk_ms is not None:
             values["chunk_ms"] = as_float(p, "chunk_ms", self.chunk_ms)
             check_range(p, "chunk_ms", values["chunk_ms"], 0.0, low_open=True)

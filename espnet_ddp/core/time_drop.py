@@ -17,6 +17,12 @@ Rules of :class:`TimeDropper` (``n`` samples, the "short utterance rule" is step
    Should ``m > K + 1`` (tiny chunks with a high ratio), gaps may repeat and touching chunks are
    merged into one run.
 5. point mode: ``D`` distinct sample positions, uniform; each a run of length 1.
+6. Splicing (:meth:`TimeDropper.apply`): with ``crossfade_ms > 0``, the first ``k`` kept samples
+   after each removed run that has kept audio on both sides fade in (raised cosine) over the
+   samples the run would have continued with, ``k = min(round(crossfade_ms * fs / 1000), run
+   length, kept samples up to the next run)``. The length is unchanged (exactly ``n - D``); only
+   the click at the splice goes: without it, every splice puts a broadband step into the
+   spectrogram frames around it.
 
 Rounding is half up everywhere (:mod:`rounding`). Steps 4-5 draw from
 ``utt_rng(seed, epoch, utt, stream=2)``, a stream of its own (infobatch uses stream 1).
@@ -131,6 +137,7 @@ class TimeDropper:
         self._chunk_len = (
             None if chunk_ms is None else max(1, round_half_up(chunk_ms * cfg.fs / 1000.0))
         )
+        self._crossfade = round_half_up(cfg.crossfade_ms * cfg.fs / 1000.0)
 
     def num_to_remove(
         self, utt_id: str, num_samples: int, epoch: int, min_keep_samples: int = 0
@@ -184,7 +191,10 @@ class TimeDropper:
             )
         if plan.starts.size == 0:
             return wav
-        return wav[plan.keep_mask()]
+        out = wav[plan.keep_mask()]
+        if self._crossfade > 0:
+            _crossfade_splices(wav, out, plan, self._crossfade)
+        return out
 
     def _chunk_lengths(self, drop: int) -> np.ndarray:
         if self._chunk_len is not None:
@@ -198,6 +208,31 @@ class TimeDropper:
         lengths = np.full(m, base, dtype=np.int64)
         lengths[:extra] += 1
         return lengths
+
+
+def _crossfade_splices(wav: np.ndarray, out: np.ndarray, plan: DropPlan, k_max: int) -> None:
+    """Fades ``out`` (``wav`` with the runs removed) across each splice, in place (rule 6)."""
+    starts, lengths = plan.starts, plan.lengths
+    ends = starts + lengths
+    next_starts = np.concatenate((starts[1:], [plan.num_samples]))
+    k = np.minimum(np.minimum(lengths, next_starts - ends), k_max)
+    k[starts == 0] = 0  # nothing kept before the run: no splice
+    used = k > 0
+    if not used.any():
+        return
+    k, starts, ends = k[used], starts[used], ends[used]
+    splice_at = starts - (np.cumsum(lengths) - lengths)[used]  # position of the run in ``out``
+    j = np.arange(int(k.sum()), dtype=np.int64) - np.repeat(np.cumsum(k) - k, k)
+    width = np.repeat(k, k)
+    w = 0.5 - 0.5 * np.cos(np.pi * (j + 0.5) / width)  # 0 -> 1: from the left side to the right
+    left = wav[np.repeat(starts, k) + j].astype(np.float64)
+    right = wav[np.repeat(ends, k) + j].astype(np.float64)
+    if wav.ndim > 1:
+        w = w.reshape(-1, *([1] * (wav.ndim - 1)))
+    mixed = (1.0 - w) * left + w * right
+    if np.issubdtype(out.dtype, np.integer):
+        mixed = np.rint(mixed)
+    out[np.repeat(splice_at, k) + j] = mixed.astype(out.dtype)
 
 
 def _place_chunks(num_samples: int, lengths: np.ndarray, rng: np.random.Generator) -> DropPlan:

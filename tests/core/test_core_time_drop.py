@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from espnet_ddp.core.config import TimeDropConfig
+from espnet_ddp.core.errors import ConfigError
 from espnet_ddp.core.seeding import utt_rng
 from espnet_ddp.core.time_drop import DropPlan, TimeDropper
 
@@ -209,3 +210,39 @@ def test_dropper_pickles_for_loader_workers():
     for i in range(20):
         a, b = again.plan(f"u{i}", 16000, 2), d.plan(f"u{i}", 16000, 2)
         assert a.starts.tolist() == b.starts.tolist()
+
+
+def test_crossfade_blends_each_splice_exactly():
+    # 0.25 ms at 16 kHz = 4 samples; k per run = min(4, run length, kept samples up to the next run)
+    d = _dropper(drop_ratio=0.3, crossfade_ms=0.25, min_keep_ms=0)
+    x = np.arange(20, dtype=np.float64) ** 2
+    plan = DropPlan(20, np.array([0, 5, 12]), np.array([2, 4, 3]))
+    y = d.apply(x, plan)
+    plain = x[plan.keep_mask()]
+    assert y.shape == plain.shape == (11,)
+    w3 = 0.5 - 0.5 * np.cos(np.pi * (np.arange(3) + 0.5) / 3)
+    expected = plain.copy()
+    expected[3:6] = (1 - w3) * x[5:8] + w3 * x[9:12]  # run 5..8: k = 3 (3 kept before 12)
+    expected[6:9] = (1 - w3) * x[12:15] + w3 * x[15:18]  # run 12..14: k = 3 (its length)
+    np.testing.assert_allclose(y, expected)  # the run at 0 has nothing before it: no fade
+
+
+def test_crossfade_removes_the_click_and_keeps_lengths():
+    t = np.arange(16000) / 16000
+    wav = np.sin(2 * np.pi * 220 * t).astype(np.float32)
+    hard = _dropper(drop_ratio=0.3)
+    soft = _dropper(drop_ratio=0.3, crossfade_ms=2.5)
+    plan = hard.plan("utt1", wav.size, epoch=1)
+    assert soft.plan("utt1", wav.size, epoch=1).starts.tolist() == plan.starts.tolist()
+    a, b = hard.apply(wav, plan), soft.apply(wav, plan)
+    assert a.shape == b.shape == (11200,) and b.dtype == np.float32
+    step = 2 * np.sin(np.pi * 220 / 16000)  # the largest step of the clean sine
+    assert np.abs(np.diff(a)).max() > 5 * step  # hard splices jump
+    assert np.abs(np.diff(b)).max() < 1.5 * step  # faded splices do not
+    ints = soft.apply((wav * 1000).astype(np.int16), plan)
+    assert ints.dtype == np.int16 and ints.shape == (11200,)
+
+
+def test_crossfade_must_not_be_negative():
+    with pytest.raises(ConfigError, match="crossfade_ms"):
+        _dropper(crossfade_ms=-1)
