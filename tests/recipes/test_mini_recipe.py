@@ -21,6 +21,7 @@ SHRINK = [
     "--local_data_opts", "--num_train 48 --num_dev 8 --num_test 6",
     "--asr_args", "--max_epoch 2 --num_workers 0",
     "--inference_args", "--beam_size 2",
+    "--eval_sample_rates", "8000",  # the sampling-rate robustness evaluation, both modes
 ]  # fmt: skip
 
 
@@ -80,6 +81,21 @@ def test_comparison_table_has_the_baseline_and_the_pruned_run(mini_run):
     base2 = json.loads((full / "epoch2.json").read_text())
     assert epoch2["optimizer_steps"] < base2["optimizer_steps"]
     assert list((recipe / "exp" / "comparison_plots").glob("*.png"))
+
+
+def test_test_sets_are_rescored_at_other_sampling_rates(mini_run):
+    recipe, _ = mini_run
+    table = (recipe / "exp" / "COMPARISON.md").read_text()
+    for test_set in TEST_SETS:
+        part = table.split(f"### WER (%) by evaluation sampling rate: {test_set}")[1]
+        for name in EXPERIMENTS:
+            for mode in ("asis", "back"):
+                assert re.search(rf"^\| {re.escape(name)} \| {mode} \| [\d.]+ \|", part, re.M)
+        resampled = recipe / "dump" / "raw" / f"{test_set}_sr8000_asis" / "utt2num_samples"
+        original = recipe / "dump" / "raw" / test_set / "utt2num_samples"
+        for a, b in zip(original.read_text().split("\n"), resampled.read_text().split("\n")):
+            if a:
+                assert int(b.split()[1]) == round(int(a.split()[1]) / 2)  # 16 kHz -> 8 kHz
 
 
 def test_rerun_from_statistics(mini_run):
