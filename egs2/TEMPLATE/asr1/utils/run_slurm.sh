@@ -63,6 +63,7 @@ base=$(basename "${log}"); base="${base//.JOB/}"; base="${base%.log}"
 script="${qdir}/${base}.sh"
 [ -n "${name}" ] || name="${base}"
 
+job_expr=""
 if "${array}"; then
     job_expr='${SLURM_ARRAY_TASK_ID}'
     log_job="${log//JOB/${job_expr}}"
@@ -76,7 +77,7 @@ fi
     echo "# written by $0 for: ${cmd}"
     echo "cd $(printf '%q' "$(pwd)")"
     echo "[ -f ./path.sh ] && . ./path.sh"
-    echo "export JOB=${array:+${job_expr}}"
+    [ -n "${job_expr}" ] && echo "export JOB=${job_expr}"
     echo "log=\"${log_job}\""
     echo 'mkdir -p "$(dirname "${log}")"'
     echo "start=\$(date +%s)"
