@@ -106,3 +106,19 @@ def test_rerun_from_statistics(mini_run):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Stage 10" in proc.stderr and "Stage 1:" not in proc.stderr
     assert stats.stat().st_mtime_ns > before
+
+
+def test_two_cpu_ranks_through_the_recipe(mini_run):
+    """``--ngpu 0 --num_procs 2``: stage 11 under torchrun (gloo), as a multi-GPU run goes through
+    torch.distributed; both ranks make the same selection every epoch."""
+    recipe, _ = mini_run
+    proc = run_recipe(
+        recipe, "--stage", "11", "--stop_stage", "11",
+        "--asr_configs", "conf/train_asr_e2h0.7_chunk0.3.yaml", "--expdir", "exp_ddp",
+        "--asr_stats_dir", "exp/asr_stats_raw_en_bpe50", "--num_procs", "2",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    exp = recipe / "exp_ddp" / "asr_train_asr_e2h0.7_chunk0.3"
+    digests = [(exp / "data_pruning" / f"rank{r}.digests").read_text().split() for r in (0, 1)]
+    assert digests[0] == digests[1] and len(digests[0]) == 2 * 2  # "epoch digest" x 2 epochs
+    assert "The training was finished at 2 epochs" in (exp / "train.log").read_text()
