@@ -184,6 +184,12 @@ def variants(plan: Plan) -> dict[str, tuple[str, list[str]]]:
         f"(d) + full-length audio in the last {plan.anneal_epochs} epochs",
         [*easy2hard(0.7, LR), *chunk_drop(0.3, 20, f"anneal_epochs={plan.anneal_epochs}")],
     )
+    warm, anneal = max(1, plan.epochs // 4), max(1, plan.epochs // 6)
+    out["d_warm_anneal"] = (
+        f"(d) + full-length audio in the first {warm} and last {anneal} epochs",
+        [*easy2hard(0.7, LR),
+         *chunk_drop(0.3, 20, f"warmup_epochs={warm},anneal_epochs={anneal}")],
+    )  # fmt: skip
     return out
 
 

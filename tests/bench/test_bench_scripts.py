@@ -56,6 +56,8 @@ def test_gpu_bench_dry_lists_every_required_variant():
         if name != "a_full":
             assert "lr_trajectory=epoch" in args  # matched-epoch comparison
     assert any(a.startswith("anneal_epochs=") for a in out["variants"]["d_anneal"][1])
+    warm_anneal = out["variants"]["d_warm_anneal"][1]
+    assert "warmup_epochs=1" in warm_anneal and "anneal_epochs=1" in warm_anneal
 
 
 def test_full_gpu_plan_is_librispeech_sized():

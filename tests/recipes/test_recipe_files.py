@@ -32,6 +32,7 @@ GRID = {
     "train_asr_tdrop0.3": ("none", None, "chunk", 0.3, "none"),
     "train_asr_tmask_tdrop0.3": ("none", None, "chunk", 0.3, "time_mask"),
     "train_asr_e2h0.7_chunk0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
+    "train_asr_e2h0.7_chunk0.3_wa": ("easy2hard", 0.7, "chunk", 0.3, "full"),
 }
 
 
@@ -109,6 +110,9 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(name):
     assert drop_conf.get("drop_ratio") == ratio
     if mode == "chunk":
         assert drop_conf["chunk_ms"] == 20
+    schedule = (drop_conf.get("warmup_epochs", 0), drop_conf.get("anneal_epochs", 0))
+    assert schedule == ((18, 12) if name.endswith("_wa") else (0, 0))
+    assert sum(schedule) < base["max_epoch"]
     if specaug == "none":
         assert conf["specaug"] is None
     elif specaug == "time_mask":

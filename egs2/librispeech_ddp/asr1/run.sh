@@ -18,6 +18,7 @@ test_sets="test_clean test_other dev_clean dev_other"
 #   time dropping 0.3:                train_asr_chunk0.3.yaml (20 ms chunks), train_asr_point0.3.yaml
 #   masking vs dropping:              train_asr_tmask.yaml, train_asr_tdrop0.3.yaml, train_asr_tmask_tdrop0.3.yaml
 #   Easy2hard 0.7 + chunks 0.3:       train_asr_e2h0.7_chunk0.3.yaml
+#     ... with full-length audio in the first 18 and last 12 epochs: train_asr_e2h0.7_chunk0.3_wa.yaml
 asr_config=conf/train_asr.yaml
 inference_config=conf/decode_asr.yaml   # beam 10, CTC weight 0.3
 

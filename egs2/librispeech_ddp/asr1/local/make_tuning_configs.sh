@@ -70,6 +70,13 @@ drop() {
     if [ "$1" = chunk ]; then echo "    chunk_ms: 20"; fi
 }
 
+# Full-length audio in the first and last epochs of a dropping run: drop_schedule WARMUP ANNEAL
+drop_schedule() {
+    echo "    warmup_epochs: $1     # full-length audio first: the CTC alignment is learned undisturbed"
+    echo "    anneal_epochs: $2     # full-length audio last: training ends on the audio it is tested on"
+}
+drop_warm18_anneal12() { drop_schedule 18 12; }
+
 # SpecAugment with time masks only (the baseline's 5 masks of up to 5% each).
 specaug_time_mask_only() {
     cat <<'EOF'
@@ -131,4 +138,6 @@ write train_asr_tmask_tdrop0.3 "Time axis, both: SpecAugment time masks and 20 m
     body_without_specaug specaug_time_mask_only full_data_lr "drop chunk 0.3"
 write train_asr_e2h0.7_chunk0.3 "Easy2hard keep 0.7 + 20 ms chunk dropping 0.3: the paper's combination." \
     body "pruning easy2hard 0.7" "drop chunk 0.3"
+write train_asr_e2h0.7_chunk0.3_wa "Easy2hard 0.7 + 20 ms chunks 0.3, full-length audio in the first 18 and last 12 of 75 epochs." \
+    body "pruning easy2hard 0.7" "drop chunk 0.3" drop_warm18_anneal12
 echo "$0: wrote $(ls "${out}"/train_asr_*.yaml | wc -l) configs to ${out}"
