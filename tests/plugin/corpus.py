@@ -37,9 +37,8 @@ def make_sentences(n: int, seed: int) -> list[str]:
     return out
 
 
-def synthesize(text: str, path: Path, voice: str, speed: int, fs: int = 16000) -> int:
-    """Speak ``text`` into a 16 kHz mono 16-bit wav; returns its number of samples."""
-    raw = path.with_suffix(".raw.wav")
+def speak(text: str, voice: str, speed: int, raw: Path) -> tuple[np.ndarray, int]:
+    """espeak-ng's waveform of ``text`` (float32 mono) and its sampling rate; ``raw`` is scratch."""
     subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text.lower()],
         check=True,
@@ -47,6 +46,12 @@ def synthesize(text: str, path: Path, voice: str, speed: int, fs: int = 16000) -
     )
     wav, rate = sf.read(raw, dtype="float32")
     raw.unlink()
+    return wav, rate
+
+
+def synthesize(text: str, path: Path, voice: str, speed: int, fs: int = 16000) -> int:
+    """Speak ``text`` into a 16 kHz mono 16-bit wav; returns its number of samples."""
+    wav, rate = speak(text, voice, speed, path.with_suffix(".raw.wav"))
     if rate != fs:
         n_out = int(round(len(wav) * fs / rate))
         wav = np.interp(np.linspace(0, len(wav) - 1, n_out), np.arange(len(wav)), wav)

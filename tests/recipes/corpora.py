@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import soxr
+from plugin.corpus import speak
 
 from espnet_ddp.tools.sentences import make_sentences
 
@@ -45,18 +45,6 @@ LRS3_SPLITS = {
 
 def missing_tools(*tools: str) -> list[str]:
     return [t for t in tools if shutil.which(t) is None]
-
-
-def speak(text: str, voice: str, speed: int, raw: Path) -> tuple[np.ndarray, int]:
-    """espeak-ng's waveform of ``text`` (float32 mono) and its sampling rate."""
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text.lower()],
-        check=True,
-        capture_output=True,
-    )
-    wav, rate = sf.read(raw, dtype="float32")
-    raw.unlink()
-    return wav, rate
 
 
 def write_flac(text: str, voice: str, speed: int, path: Path, fs: int = 16000) -> None:
