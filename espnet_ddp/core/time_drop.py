@@ -100,13 +100,17 @@ class DropPlan:
         mask[self.removed_indices()] = False
         return mask
 
+    def removed_before(self) -> np.ndarray:
+        """Samples removed before each run: run i starts at ``starts[i] - removed_before()[i]``
+        in the shortened waveform."""
+        return np.cumsum(self.lengths) - self.lengths
+
     def removed_indices(self) -> np.ndarray:
         """Sorted indices of the removed samples (int64)."""
         # Sample j of run i sits at starts[i] + j; with offsets = the run's first position in the
         # concatenation of all runs, that is arange(D) + repeat(starts - offsets, lengths).
-        offsets = np.cumsum(self.lengths) - self.lengths
         return np.arange(self.num_removed, dtype=np.int64) + np.repeat(
-            self.starts - offsets, self.lengths
+            self.starts - self.removed_before(), self.lengths
         )
 
 
@@ -221,7 +225,7 @@ def _crossfade_splices(wav: np.ndarray, out: np.ndarray, plan: DropPlan, k_max: 
     if not used.any():
         return
     k, starts, ends = k[used], starts[used], ends[used]
-    splice_at = starts - (np.cumsum(lengths) - lengths)[used]  # position of the run in ``out``
+    splice_at = starts - plan.removed_before()[used]  # position of the run in ``out``
     j = np.arange(int(k.sum()), dtype=np.int64) - np.repeat(np.cumsum(k) - k, k)
     width = np.repeat(k, k)
     w = 0.5 - 0.5 * np.cos(np.pi * (j + 0.5) / width)  # 0 -> 1: from the left side to the right
