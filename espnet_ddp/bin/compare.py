@@ -3,10 +3,13 @@
 Usage::
 
     python -m espnet_ddp.bin.compare exp/asr_full exp/asr_easy2hard \\
-        [--baseline 0|exp/asr_full] [--decode_tag TAG] [--json cmp.json] [--plots cmp_plots]
+        [--baseline 0|exp/asr_full] [--reference NAME] [--target_fraction 0.98] \\
+        [--decode_tag TAG] [--json cmp.json] [--plots cmp_plots]
 
 Every directory gives one row (strategy and settings, WER/CER per test set, wall time,
-optimizer steps, audio hours fed, speed-up against the baseline). Missing or partial
+optimizer steps, audio hours fed, speed-up against the baseline, and the wall time and
+optimizer steps until valid accuracy first reached ``--target_fraction`` of the reference
+run's final valid accuracy; the reference is the full-data run unless given). Missing or partial
 experiments get a note in the table instead of an error. Test sets named
 ``<test_set>_sr<R>_<mode>`` (from ``resample_data``) are shown as WER-by-sampling-rate tables.
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from espnet_ddp.report.experiment import Experiment, load_experiment
 from espnet_ddp.report.markdown import main_table, render
-from espnet_ddp.report.table import build_comparison
+from espnet_ddp.report.table import DEFAULT_TARGET_FRACTION, build_comparison
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -37,6 +40,20 @@ def get_parser() -> argparse.ArgumentParser:
         help="0-based index into EXP_DIR..., or one of the EXP_DIRs (default: the first)",
     )
     parser.add_argument(
+        "--reference",
+        default=None,
+        help="run whose FINAL valid accuracy sets the target (index or EXP_DIR, as --baseline); "
+        "default: the baseline when it has neither pruning nor dropping, else the first run "
+        "that has neither",
+    )
+    parser.add_argument(
+        "--target_fraction",
+        type=float,
+        default=DEFAULT_TARGET_FRACTION,
+        help="target valid accuracy = this x the reference's final valid accuracy, in (0, 1] "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--decode_tag",
         default=None,
         help="decode tag to read from RESULTS.md (exact, or a substring); default: the last",
@@ -46,12 +63,12 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def baseline_index(value: str, exp_dirs: Sequence[Path]) -> int:
-    """Resolves ``--baseline``: an index, or a path/name equal to one of ``exp_dirs``."""
+def baseline_index(value: str, exp_dirs: Sequence[Path], option: str = "--baseline") -> int:
+    """Resolves ``--baseline`` (or ``option``): an index, or a path/name equal to an EXP_DIR."""
     if value.lstrip("-").isdigit():
         index = int(value)
         if not 0 <= index < len(exp_dirs):
-            raise ValueError(f"--baseline {index}: only {len(exp_dirs)} experiment(s) given")
+            raise ValueError(f"{option} {index}: only {len(exp_dirs)} experiment(s) given")
         return index
     wanted = Path(value)
     for i, path in enumerate(exp_dirs):
@@ -60,7 +77,7 @@ def baseline_index(value: str, exp_dirs: Sequence[Path]) -> int:
     names = [i for i, path in enumerate(exp_dirs) if path.name == value]
     if len(names) == 1:
         return names[0]
-    raise ValueError(f"--baseline {value!r} is neither an index nor one of the EXP_DIRs")
+    raise ValueError(f"{option} {value!r} is neither an index nor one of the EXP_DIRs")
 
 
 def unique_names(exp_dirs: Sequence[Path]) -> list[str]:
@@ -89,11 +106,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     try:
         baseline = baseline_index(args.baseline, args.exp_dirs)
+        reference = None
+        if args.reference is not None:
+            reference = baseline_index(args.reference, args.exp_dirs, "--reference")
+        if not 0 < args.target_fraction <= 1:
+            raise ValueError(f"--target_fraction {args.target_fraction}: must be in (0, 1]")
     except ValueError as err:
         print(f"compare: error: {err}", file=sys.stderr)
         return 2
     experiments = load_all(args.exp_dirs, args.decode_tag)
-    comparison = build_comparison(experiments, baseline=baseline)
+    comparison = build_comparison(
+        experiments, baseline=baseline, reference=reference, target_fraction=args.target_fraction
+    )
     sys.stdout.write(render(comparison))
     if args.json is not None:
         headers, cells = main_table(comparison)

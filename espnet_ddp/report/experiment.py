@@ -86,7 +86,26 @@ class Experiment:
         """Optimizer steps: pruning records' sum, else iterations from ``train.log``."""
         if (total := self._record_total("optimizer_steps")) is not None:
             return int(total)
-        return _steps_from_log(self.train_log, int(self.config.get("accum_grad") or 1))
+        steps = _steps_from_log(self.train_log, int(self.config.get("accum_grad") or 1))
+        return steps[max(steps)] if steps else None
+
+    def cumulative_steps(self) -> dict[int, int]:
+        """Epoch -> optimizer steps from the start of training to the end of that epoch.
+
+        From the pruning records when they cover epochs 1..N without a gap (each has
+        ``optimizer_steps``), else from ``train.log``'s iteration counts; {} when neither can.
+        """
+        if self.pruning is not None and self.pruning.epochs:
+            out, total = {}, 0
+            for expected, record in enumerate(self.pruning.epochs, start=1):
+                steps = record.number("optimizer_steps")
+                if steps is None or record.epoch != expected:
+                    break
+                total += int(steps)
+                out[record.epoch] = total
+            else:
+                return out
+        return _steps_from_log(self.train_log, int(self.config.get("accum_grad") or 1)) or {}
 
     @property
     def fed_hours(self) -> float | None:
@@ -107,17 +126,19 @@ class Experiment:
         }
 
 
-def _steps_from_log(log: TrainLog | None, accum_grad: int) -> int | None:
+def _steps_from_log(log: TrainLog | None, accum_grad: int) -> dict[int, int] | None:
+    """Epoch -> cumulative optimizer steps from ESPnet's cumulative ``total_count``."""
     if log is None or not log.epochs or log.epochs[0].epoch != 1:
         return None
-    steps, previous = 0, 0.0
+    steps, previous, out = 0, 0.0, {}
     for expected, epoch in enumerate(log.epochs, start=1):
         count = epoch.train.get("total_count")
         if count is None or epoch.epoch != expected:
             return None
         steps += int(count - previous) // max(accum_grad, 1)
         previous = count
-    return steps
+        out[epoch.epoch] = steps
+    return out
 
 
 def _parse_fs(value: Any) -> float:

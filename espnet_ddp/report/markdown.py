@@ -8,6 +8,7 @@ from __future__ import annotations
 from espnet_ddp.report.table import Comparison, Row
 
 MISSING = "n/a"
+NOT_REACHED = "not reached"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -45,6 +46,30 @@ def _speedup(row: Row) -> str:
     return f"{row.speedup:.2f}x" + (" (per epoch)" if row.speedup_basis == "per epoch" else "")
 
 
+def _to_target(row: Row, comparison: Comparison) -> list[str]:
+    """Cells ``wall to target`` (with the epoch) and ``steps to target``."""
+    hit = row.time_to_target
+    if hit is not None:
+        return [f"{format_seconds(hit.wall_seconds)} (epoch {hit.epoch})",
+                _number(hit.optimizer_steps, "d")]  # fmt: skip
+    if row.target_reached is False:
+        return [NOT_REACHED, NOT_REACHED]
+    return [MISSING, MISSING]
+
+
+def target_sentence(comparison: Comparison) -> str:
+    """How the time-to-target columns were computed, with the numbers used."""
+    if comparison.reference is None or comparison.target_valid_acc is None:
+        return "Time to target: n/a (the reference run has no validation accuracy)."
+    ref = comparison.rows[comparison.reference].experiment
+    return (
+        f"Time to target: target valid acc = {comparison.target_fraction:g} x final valid acc "
+        f"of {ref} ({comparison.reference_valid_acc:.4f}) = {comparison.target_valid_acc:.4f}; "
+        "wall time and optimizer steps are cumulative at the end of the first epoch whose "
+        "valid acc >= target (no interpolation)."
+    )
+
+
 def _epochs(row: Row) -> str:
     return f"{row.epochs}/{row.max_epoch}" if row.max_epoch is not None else str(row.epochs)
 
@@ -55,7 +80,7 @@ def main_table(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     headers = ["experiment", "strategy", "settings", "epochs"]
     headers += [f"{m} {t}" for m, t in score_columns]
     headers += ["wall time", "train loop", "steps", "audio fed (h)", "speed-up"]
-    headers += ["time to baseline valid acc", "notes"]
+    headers += ["wall to target", "steps to target", "notes"]
     cells = []
     for row in comparison.rows:
         line = [row.experiment, row.strategy, row.settings or "-", _epochs(row)]
@@ -66,9 +91,7 @@ def main_table(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             _number(row.optimizer_steps, "d"),
             _number(row.fed_hours, ".3f"),
             _speedup(row),
-            format_seconds(row.seconds_to_baseline_acc)
-            if row.seconds_to_baseline_acc is not None
-            else ("not reached" if row.epochs else MISSING),
+            *_to_target(row, comparison),
             "; ".join(row.notes),
         ]
         cells.append(line)
@@ -105,6 +128,7 @@ def render(comparison: Comparison) -> str:
         "Error rates in %, from each RESULTS.md (decode tag: the last one unless chosen). "
         "Wall time: sum of epochs in train.log (start-up excluded); "
         "train loop, steps and audio fed: data_pruning records, else ESPnet's own files.",
+        target_sentence(comparison),
     ]
     for test_set in comparison.sample_rate_sets:
         parts.append(f"### WER (%) by evaluation sampling rate: {test_set}")

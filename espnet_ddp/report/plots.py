@@ -5,7 +5,8 @@ Responsible for four kinds of figure, written into one folder:
 - ``data_per_epoch.png``: kept ratio and seconds of audio fed per epoch, all experiments;
 - ``scores_<experiment>.png``: per epoch, the scores the selection saw, kept ones in colour;
 - ``valid_vs_wall_time.png``: validation loss and accuracy against wall-clock time, all
-  experiments on one axis (does pruning reach the same quality sooner?);
+  experiments on one axis (does pruning reach the same quality sooner?), with the target
+  accuracy as a dashed line and a star where each run first reached it;
 - ``wer_vs_sample_rate.png``: WER per evaluation sampling rate, when such results exist.
 
 Uses ``matplotlib.figure.Figure`` directly, so no pyplot state or GUI backend is touched.
@@ -108,13 +109,22 @@ def plot_scores(exp: Experiment, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def plot_valid_vs_wall_time(experiments: list[Experiment], path: Path) -> Path | None:
-    """Validation loss and accuracy against wall-clock minutes; None without any train.log."""
+def valid_vs_wall_figure(
+    experiments: list[Experiment], comparison: Comparison | None = None
+) -> Figure | None:
+    """The figure of :func:`plot_valid_vs_wall_time`; None without any train.log.
+
+    With a ``comparison`` that has a target, the accuracy axis gets the target as a dashed
+    horizontal line and a star on each curve where the run first reached it.
+    """
     logged = [e for e in experiments if e.train_log is not None and e.train_log.epochs]
     if not logged:
         return None
     fig = Figure(figsize=(10, 4))
     loss_ax, acc_ax = fig.subplots(1, 2)
+    hits = {}
+    if comparison is not None:
+        hits = {r.experiment: r.time_to_target for r in comparison.rows if r.time_to_target}
     for exp in logged:
         assert exp.train_log is not None
         minutes = [w / 60 for w in exp.train_log.cumulative_wall()]
@@ -122,11 +132,27 @@ def plot_valid_vs_wall_time(experiments: list[Experiment], path: Path) -> Path |
         for ax, key in ((loss_ax, "loss"), (acc_ax, "acc")):
             pairs = [(m, e.valid[key]) for m, e in epochs if key in e.valid]
             if pairs:
-                ax.plot(*zip(*pairs, strict=True), marker=".", label=exp.name)
+                (line,) = ax.plot(*zip(*pairs, strict=True), marker=".", label=exp.name)
+                if key == "acc" and (hit := hits.get(exp.name)) is not None:
+                    ax.plot([hit.wall_seconds / 60], [hit.valid_acc], marker="*",
+                            markersize=14, color=line.get_color(), linestyle="none",
+                            gid=f"target_hit:{exp.name}")  # fmt: skip
+    if comparison is not None and (target := comparison.target_valid_acc) is not None:
+        label = f"target {target:.3f} ({comparison.target_fraction:g} x reference)"
+        acc_ax.axhline(target, color="gray", linestyle="--", linewidth=1, gid="target_line",
+                       label=label)  # fmt: skip
     loss_ax.set(xlabel="wall time (min)", ylabel="validation loss")
     acc_ax.set(xlabel="wall time (min)", ylabel="validation accuracy")
     acc_ax.legend(fontsize="small")
-    return _save(fig, path)
+    return fig
+
+
+def plot_valid_vs_wall_time(
+    experiments: list[Experiment], path: Path, comparison: Comparison | None = None
+) -> Path | None:
+    """Validation loss and accuracy against wall-clock minutes (target marked when given)."""
+    fig = valid_vs_wall_figure(experiments, comparison)
+    return None if fig is None else _save(fig, path)
 
 
 def plot_wer_vs_sample_rate(comparison: Comparison, path: Path) -> Path | None:
@@ -155,7 +181,7 @@ def write_plots(experiments: list[Experiment], comparison: Comparison, out_dir: 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
         plot_data_per_epoch(experiments, out_dir / "data_per_epoch.png"),
-        plot_valid_vs_wall_time(experiments, out_dir / "valid_vs_wall_time.png"),
+        plot_valid_vs_wall_time(experiments, out_dir / "valid_vs_wall_time.png", comparison),
         plot_wer_vs_sample_rate(comparison, out_dir / "wer_vs_sample_rate.png"),
     ]
     for index, exp in enumerate(experiments):

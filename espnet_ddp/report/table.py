@@ -3,9 +3,14 @@
 Responsible for the numbers of the report (and their JSON form). Not responsible for how
 they look: :mod:`espnet_ddp.report.markdown` renders them.
 
+Time to target: the reference run (full data, see :func:`default_reference`) sets a target
+valid accuracy, ``target_fraction`` x its FINAL valid accuracy; each run reaches it at the end of
+the first epoch whose valid accuracy is >= the target (no interpolation between epochs), after the
+cumulative wall time and optimizer steps up to that epoch's end.
+
 >>> comparison = build_comparison([load_experiment(p) for p in dirs], baseline=0)  # doctest: +SKIP
->>> comparison.rows[1].speedup  # doctest: +SKIP
-1.52
+>>> comparison.rows[1].speedup, comparison.rows[1].time_to_target  # doctest: +SKIP
+(1.52, TimeToTarget(epoch=7, wall_seconds=301.2, optimizer_steps=412))
 """
 
 from __future__ import annotations
@@ -18,6 +23,19 @@ from espnet_ddp.report.experiment import Experiment
 from espnet_ddp.report.results_md import METRICS
 
 SAMPLE_RATE_TEST_SET = re.compile(r"^(?P<base>.+)_sr(?P<rate>\d+)_(?P<mode>asis|back)$")
+
+
+DEFAULT_TARGET_FRACTION = 0.98
+
+
+@dataclass(frozen=True)
+class TimeToTarget:
+    """Where a run first reached the target valid accuracy (cumulative at that epoch's end)."""
+
+    epoch: int
+    valid_acc: float
+    wall_seconds: float
+    optimizer_steps: int | None
 
 
 @dataclass
@@ -39,19 +57,30 @@ class Row:
     is_baseline: bool = False
     speedup: float | None = None
     speedup_basis: str | None = None
-    seconds_to_baseline_acc: float | None = None
+    target_reached: bool | None = None  # None: no target, or no logged valid accuracy
+    time_to_target: TimeToTarget | None = None
     sample_rates: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Comparison:
-    """All rows, which one is the baseline, and the test sets that appear (per metric)."""
+    """All rows, the baseline and reference runs, the target, and the test sets (per metric)."""
 
     rows: list[Row]
     baseline: int
     test_sets: dict[str, list[str]]
     sample_rate_sets: list[str]
+    reference: int | None = None
+    target_fraction: float = DEFAULT_TARGET_FRACTION
+    reference_valid_acc: float | None = None
+
+    @property
+    def target_valid_acc(self) -> float | None:
+        """``target_fraction`` x the reference's final valid accuracy (None without one)."""
+        if self.reference_valid_acc is None:
+            return None
+        return self.target_fraction * self.reference_valid_acc
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (sample rates become string keys)."""
@@ -67,6 +96,12 @@ class Comparison:
             "baseline": self.rows[self.baseline].experiment if self.rows else None,
             "test_sets": self.test_sets,
             "sample_rate_test_sets": self.sample_rate_sets,
+            "reference": self.rows[self.reference].experiment
+            if self.rows and self.reference is not None
+            else None,
+            "target_fraction": self.target_fraction,
+            "reference_final_valid_acc": self.reference_valid_acc,
+            "target_valid_acc": self.target_valid_acc,
             "rows": rows,
         }
 
@@ -124,40 +159,85 @@ def speedup(base: Experiment, exp: Experiment) -> tuple[float | None, str | None
     return per_base / per_exp, "per epoch"
 
 
-def seconds_to_accuracy(exp: Experiment, target: float) -> float | None:
-    """Wall-clock seconds until validation accuracy first reached ``target`` (None: never)."""
+def time_to_accuracy(exp: Experiment, target: float) -> TimeToTarget | None:
+    """End of the first logged epoch whose valid accuracy is >= ``target`` (None: never).
+
+    Wall time is ``train.log``'s cumulative epoch time (start-up excluded) at that epoch's end;
+    steps are :meth:`Experiment.cumulative_steps` there (None when unknown).
+    """
     if exp.train_log is None:
         return None
+    steps = exp.cumulative_steps()
     for epoch, wall in zip(exp.train_log.epochs, exp.train_log.cumulative_wall(), strict=True):
         acc = epoch.valid.get("acc")
         if acc is not None and acc >= target:
-            return wall
+            return TimeToTarget(epoch.epoch, acc, wall, steps.get(epoch.epoch))
     return None
 
 
-def _final_valid_acc(exp: Experiment) -> float | None:
+def _logged_valid_acc(exp: Experiment) -> bool:
+    return exp.train_log is not None and any("acc" in e.valid for e in exp.train_log.epochs)
+
+
+def final_valid_acc(exp: Experiment) -> float | None:
+    """Validation accuracy of the last logged epoch (None without one)."""
     if exp.train_log is None or not exp.train_log.epochs:
         return None
     return exp.train_log.epochs[-1].valid.get("acc")
 
 
-def build_comparison(experiments: list[Experiment], baseline: int = 0) -> Comparison:
-    """Rows for ``experiments``; speed-ups are relative to ``experiments[baseline]``."""
-    if experiments and not 0 <= baseline < len(experiments):
-        raise ValueError(f"baseline index {baseline} out of range (0..{len(experiments) - 1})")
+def default_reference(experiments: list[Experiment], baseline: int) -> int:
+    """The run without pruning and without dropping: the baseline when it is one, else the first
+    such run, else the baseline."""
+
+    def is_full_data(exp: Experiment) -> bool:
+        return exp.strategy is not None and exp.strategy.label == "none"
+
+    if is_full_data(experiments[baseline]):
+        return baseline
+    return next((i for i, e in enumerate(experiments) if is_full_data(e)), baseline)
+
+
+def build_comparison(
+    experiments: list[Experiment],
+    baseline: int = 0,
+    reference: int | None = None,
+    target_fraction: float = DEFAULT_TARGET_FRACTION,
+) -> Comparison:
+    """Rows for ``experiments``; speed-ups are relative to ``experiments[baseline]``.
+
+    Time to target uses ``experiments[reference]`` (default: :func:`default_reference`).
+    """
+    for option, index in (("baseline", baseline), ("reference", reference)):
+        if experiments and index is not None and not 0 <= index < len(experiments):
+            raise ValueError(f"{option} index {index} out of range (0..{len(experiments) - 1})")
+    if not 0 < target_fraction <= 1:
+        raise ValueError(f"target_fraction={target_fraction}: must be in (0, 1]")
     rows = [_row(exp) for exp in experiments]
+    ref_acc = None
     if rows:
         base = experiments[baseline]
         rows[baseline].is_baseline = True
-        target = _final_valid_acc(base)
+        if reference is None:
+            reference = default_reference(experiments, baseline)
+        ref_acc = final_valid_acc(experiments[reference])
         for exp, row in zip(experiments, rows, strict=True):
             row.speedup, row.speedup_basis = speedup(base, exp)
-            if target is not None:
-                row.seconds_to_baseline_acc = seconds_to_accuracy(exp, target)
+            if ref_acc is not None and _logged_valid_acc(exp):
+                row.time_to_target = time_to_accuracy(exp, target_fraction * ref_acc)
+                row.target_reached = row.time_to_target is not None
     test_sets = {
         metric: list(dict.fromkeys(t for row in rows for t in row.error_rates.get(metric, {})))
         for metric in METRICS
     }
     test_sets = {m: t for m, t in test_sets.items() if t}
     rate_sets = list(dict.fromkeys(t for row in rows for t in row.sample_rates))
-    return Comparison(rows=rows, baseline=baseline, test_sets=test_sets, sample_rate_sets=rate_sets)
+    return Comparison(
+        rows=rows,
+        baseline=baseline,
+        test_sets=test_sets,
+        sample_rate_sets=rate_sets,
+        reference=reference if rows else None,
+        target_fraction=target_fraction,
+        reference_valid_acc=ref_acc,
+    )

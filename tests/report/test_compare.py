@@ -186,6 +186,21 @@ def test_wall_time_and_speedup_come_from_train_log(report: dict, exp_dirs: dict[
     assert report["payload"]["baseline"] == "baseline"
 
 
+def test_time_to_target_of_the_stretched_copy(report: dict, exp_dirs: dict[str, Path]) -> None:
+    """Same valid accuracies as the baseline on a 2x slower clock: same epoch, 2x the wall."""
+    payload, rows = report["payload"], report["rows"]
+    assert payload["reference"] == "baseline" and payload["target_fraction"] == 0.98
+    base, pruned = rows["baseline"]["time_to_target"], rows["pruned"]["time_to_target"]
+    assert base is not None and pruned["epoch"] == base["epoch"]
+    assert pruned["wall_seconds"] == pytest.approx(2 * base["wall_seconds"], abs=0.002)
+    records = [
+        json.loads((exp_dirs["pruned"] / f"data_pruning/epoch{e}.json").read_text())
+        for e in range(1, base["epoch"] + 1)
+    ]
+    assert pruned["optimizer_steps"] == sum(r["optimizer_steps"] for r in records)
+    assert rows["empty"]["target_reached"] is None
+
+
 def test_stock_run_costs_fall_back_to_espnet_files(
     report: dict, stock_run: Path, tiny_corpus: Path
 ) -> None:

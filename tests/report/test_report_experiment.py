@@ -10,7 +10,7 @@ import pytest
 from espnet_ddp.report.experiment import load_experiment
 from espnet_ddp.report.plots import selection_scores, write_plots
 from espnet_ddp.report.pruning_log import read_pruning_log
-from espnet_ddp.report.table import build_comparison
+from espnet_ddp.report.table import TimeToTarget, build_comparison
 
 H = "[h] 2026-01-02"
 
@@ -19,13 +19,21 @@ def stamp(seconds: float) -> str:
     return f"{H} 10:{int(seconds) // 60:02d}:{int(seconds) % 60:02d},000 (trainer:1) INFO: "
 
 
-def write_log(exp: Path, epoch_seconds: list[float], max_epoch: int, finished: bool) -> None:
+def write_log(
+    exp: Path,
+    epoch_seconds: list[float],
+    max_epoch: int,
+    finished: bool,
+    accs: list[float] | None = None,
+) -> None:
+    """train.log (10 iterations per epoch, valid acc ``accs`` or 0.<epoch>) and config.yaml."""
     lines, t = [], 0.0
     for epoch, seconds in enumerate(epoch_seconds, start=1):
         lines.append(stamp(t) + f"{epoch}/{max_epoch}epoch started")
         t += seconds
         train = f"[train] loss=1.0, time={seconds / 2} seconds, total_count={10 * epoch}"
-        valid = f"[valid] loss={5 - epoch}.0, acc=0.{epoch}"
+        acc = accs[epoch - 1] if accs else f"0.{epoch}"
+        valid = f"[valid] loss={5 - epoch}.0, acc={acc}"
         lines.append(stamp(t) + f"{epoch}epoch results: {train}, {valid}")
     if finished:
         lines.append(stamp(t) + f"The training was finished at {max_epoch} epochs")
@@ -51,8 +59,9 @@ def test_stock_steps_use_accum_grad_and_speedup_bases(tmp_path: Path) -> None:
     assert (rows[1].speedup, rows[1].speedup_basis) == (pytest.approx(1.5), "total")
     assert (rows[2].speedup, rows[2].speedup_basis) == (pytest.approx(20 / 15), "per epoch")
     assert rows[2].notes[0] == "partial: 2/3 epochs"
-    assert rows[1].seconds_to_baseline_acc == pytest.approx(40.0)  # acc 0.3 at epoch 3
-    assert rows[2].seconds_to_baseline_acc is None
+    # target 0.98 x 0.3 = 0.294: fast reaches it at epoch 3, after 40 s and 15 steps
+    assert rows[1].time_to_target == TimeToTarget(3, 0.3, pytest.approx(40.0), 15)
+    assert rows[2].time_to_target is None and rows[2].target_reached is False
 
 
 def test_record_problems_become_notes(tmp_path: Path) -> None:
