@@ -15,10 +15,19 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from espnet_ddp.core.errors import ConfigError
-from espnet_ddp.core.validation import as_choice, as_float, as_int, check_range, fail
+from espnet_ddp.core.validation import (
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    check_range,
+    fail,
+)
 
 STRATEGIES = ("none", "random", "easy", "hard", "easy2hard", "infobatch")
-DROP_MODES = ("none", "chunk", "point")
+DROP_MODES = ("none", "chunk", "point", "frames", "tempo")
+DROP_SELECTS = ("uniform", "energy")
+DROP_SCHEDULES = ("constant", "linear_decay")
 SCHEDULES = ("linear", "cosine", "step")
 SCORES = ("hybrid", "ctc", "att")
 NORMALIZATIONS = ("tokens", "none")
@@ -180,13 +189,24 @@ class TimeDropConfig:
     (:meth:`drop_ratio_at`); not for placing the drops (see
     :class:`espnet_ddp.core.time_drop.TimeDropper`).
 
-    Chunk mode removes ``drop_ratio`` of the samples either as chunks of ``chunk_ms`` or as exactly
-    ``num_chunks`` chunks; with neither, chunks of ``DEFAULT_CHUNK_MS`` = 20 ms. Why so short:
-    measured on a GPU (docs: DESIGN.md section 5), dropping 30% as about 150 ms chunks left the
-    model unable to learn (test WER 87% against 10% on full data at epoch 20): such chunks cut
-    whole syllables, so the transcript no longer matches the audio. 20 ms chunks keep the content
-    and the model learned (WER 26% at the same epoch). ``crossfade_ms`` fades each splice (see
-    :mod:`espnet_ddp.core.time_drop`, rule 6); 0 (off) by default.
+    Modes (all train-only; validation and decoding see full-length input):
+
+    - ``chunk``: remove ``drop_ratio`` of the waveform's samples as chunks of ``chunk_ms``, or as
+      exactly ``num_chunks`` chunks; with neither, chunks of ``DEFAULT_CHUNK_MS`` = 20 ms. Why so
+      short: measured on a GPU (DESIGN.md section 5), 30% dropped as about 150 ms chunks left the
+      model unable to learn: such chunks cut whole syllables. ``select: energy`` removes the
+      lowest-energy chunks first (silence below ``silence_db`` under the utterance's loudest
+      chunk), then spreads the rest uniformly. ``crossfade_ms`` fades each splice.
+    - ``point``: remove single samples at random positions.
+    - ``frames``: remove blocks of ``block_frames`` feature frames after the model's frontend
+      (default: one encoder frame, i.e. the encoder's subsampling), so no STFT window or encoder
+      frame straddles a splice. ``hop_length`` is the frontend's, filled in by the glue.
+    - ``tempo``: shorten by time-scale modification (WSOLA, pitch kept) to the same length ratio.
+
+    Schedules: ``drop_schedule: linear_decay`` lowers the ratio linearly from ``drop_ratio`` in the
+    first dropping epoch to 0 at the start of the anneal; ``ratio_by_score: true`` gives each
+    scored utterance a ratio that falls linearly with its score rank (easy ones lose more, hard
+    ones less; ``score_spread`` sets the slope) with the same mean over the utterances.
 
     >>> cfg = TimeDropConfig.from_options("chunk", {"drop_ratio": 0.3})
     >>> cfg.effective_chunk_ms
@@ -206,6 +226,13 @@ class TimeDropConfig:
     fs: int = 16000
     seed: int = 0
     crossfade_ms: float = 0.0
+    select: str = "uniform"
+    silence_db: float = 35.0
+    block_frames: int | None = None
+    hop_length: int = 128
+    drop_schedule: str = "constant"
+    ratio_by_score: bool = False
+    score_spread: float = 1.0
 
     DEFAULT_CHUNK_MS: ClassVar[float] = 20.0
 
@@ -224,6 +251,12 @@ class TimeDropConfig:
             "fs": as_int(p, "fs", self.fs),
             "seed": as_int(p, "seed", self.seed),
             "crossfade_ms": as_float(p, "crossfade_ms", self.crossfade_ms),
+            "select": as_choice(p, "select", self.select, DROP_SELECTS),
+            "silence_db": as_float(p, "silence_db", self.silence_db),
+            "hop_length": as_int(p, "hop_length", self.hop_length),
+            "drop_schedule": as_choice(p, "drop_schedule", self.drop_schedule, DROP_SCHEDULES),
+            "ratio_by_score": as_bool(p, "ratio_by_score", self.ratio_by_score),
+            "score_spread": as_float(p, "score_spread", self.score_spread),
         }
         check_range(p, "drop_ratio", values["drop_ratio"], 0.0, 1.0, high_open=True)
         check_range(p, "min_keep_ms", values["min_keep_ms"], 0.0)
@@ -233,6 +266,27 @@ class TimeDropConfig:
         check_range(p, "fs", values["fs"], 0, low_open=True)
         check_range(p, "seed", values["seed"], 0)
         check_range(p, "crossfade_ms", values["crossfade_ms"], 0.0)
+        check_range(p, "silence_db", values["silence_db"], 0.0, low_open=True)
+        check_range(p, "hop_length", values["hop_length"], 1)
+        check_range(p, "score_spread", values["score_spread"], 0.0, 1.0)
+        if self.block_frames is not None:
+            values["block_frames"] = as_int(p, "block_frames", self.block_frames)
+            check_range(p, "block_frames", values["block_frames"], 1)
+            if self.mode != "frames":
+                raise _contradiction(
+                    p, "block_frames", values["block_frames"],
+                    f"{DROP_OPTION}={self.mode} (blocks of frames are for mode frames)",
+                )
+        if values["select"] != "uniform" and self.mode != "chunk":
+            raise _contradiction(
+                p, "select", values["select"],
+                f"{DROP_OPTION}={self.mode} (only chunk mode selects)",
+            )
+        if values["crossfade_ms"] > 0 and self.mode not in ("none", "chunk", "point"):
+            raise _contradiction(
+                p, "crossfade_ms", values["crossfade_ms"],
+                f"{DROP_OPTION}={self.mode} (only waveform splices are faded)",
+            )
         if self.chunk_ms is not None:
             values["chunk_ms"] = as_float(p, "chunk_ms", self.chunk_ms)
             check_range(p, "chunk_ms", values["chunk_ms"], 0.0, low_open=True)
@@ -244,11 +298,12 @@ class TimeDropConfig:
                 p, "chunk_ms", values["chunk_ms"],
                 f"num_chunks={values['num_chunks']} (give one of them)",
             )
-        if self.mode == "point":
+        if self.mode in ("point", "frames", "tempo"):
             for key in ("chunk_ms", "num_chunks"):
                 if key in values:
                     raise _contradiction(
-                        p, key, values[key], f"{DROP_OPTION}=point (chunks are for mode chunk)"
+                        p, key, values[key],
+                        f"{DROP_OPTION}={self.mode} (chunks are for mode chunk)",
                     )
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -278,13 +333,24 @@ class TimeDropConfig:
         """Fraction of samples to drop in ``epoch`` (1-based, as in ESPnet).
 
         0.0 for mode none, the warm-up epochs (``epoch <= warmup_epochs``) and the last
-        ``anneal_epochs`` epochs (``epoch > max_epoch - anneal_epochs``); ``drop_ratio`` otherwise.
+        ``anneal_epochs`` epochs (``epoch > max_epoch - anneal_epochs``); otherwise ``drop_ratio``
+        (``constant``), or with ``linear_decay`` ``drop_ratio * (1 - i / n)`` in the ``i``-th
+        (0-based) of the ``n`` dropping epochs, so the ratio would reach 0 at the anneal's start.
+
+        >>> cfg = TimeDropConfig("chunk", drop_ratio=0.4, warmup_epochs=1, anneal_epochs=1,
+        ...                      drop_schedule="linear_decay")
+        >>> [round(cfg.drop_ratio_at(e, 6), 3) for e in range(1, 7)]
+        [0.0, 0.4, 0.3, 0.2, 0.1, 0.0]
         """
         if self.mode == "none" or epoch <= self.warmup_epochs:
             return 0.0
-        if epoch > max_epoch - self.anneal_epochs:
+        last = max_epoch - self.anneal_epochs
+        if epoch > last:
             return 0.0
-        return self.drop_ratio
+        if self.drop_schedule == "constant":
+            return self.drop_ratio
+        span = last - self.warmup_epochs
+        return self.drop_ratio * (1.0 - (epoch - self.warmup_epochs - 1) / span)
 
     def check_epochs(self, max_epoch: int) -> None:
         """Raise :class:`ConfigError` when warm-up and anneal leave no epoch with dropping."""

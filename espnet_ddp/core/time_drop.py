@@ -24,6 +24,19 @@ Rules of :class:`TimeDropper` (``n`` samples, the "short utterance rule" is step
    the click at the splice goes: without it, every splice puts a broadband step into the
    spectrogram frames around it.
 
+7. energy selection (``select: energy``, chunk mode; :meth:`TimeDropper.place` needs the
+   waveform): the waveform is cut into a grid of whole chunks; a grid chunk whose mean power is
+   more than ``silence_db`` below the loudest grid chunk's is silent. Full-length chunks go first
+   into the silent grid chunks, quietest first (ties: earlier first), as many as there are; the
+   remaining chunks are placed by rule 4 among the samples left. ``DropPlan.below_threshold``
+   counts the removed samples that lie in silent grid chunks.
+8. frames mode counts frames instead of samples (``hop_length`` samples each); its chunks are
+   ``block_frames`` long and ``min_keep_ms`` becomes ``ceil(min_keep_ms * fs / 1000 / hop)``
+   frames. Tempo mode removes no sample: :meth:`TimeDropper.shorten` time-compresses the whole
+   waveform to ``n - D`` samples (:mod:`wsola`).
+9. ``ratio_by_score`` (:func:`ratios_by_score`): the planner gives each utterance its own ratio,
+   which replaces the epoch's ratio in step 2 (the schedule's zero epochs stay zero).
+
 Rounding is half up everywhere (:mod:`rounding`). Steps 4-5 draw from
 ``utt_rng(seed, epoch, utt, stream=2)``, a stream of its own (infobatch uses stream 1).
 Everything depends only on (seed, epoch, utt id, n), so data-loader workers, ranks and resumed
@@ -31,6 +44,8 @@ runs agree, and :meth:`TimeDropper.fed_length` (cheap: no placement) always equa
 :meth:`TimeDropper.apply` produces.
 """
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +53,7 @@ import numpy as np
 from espnet_ddp.core.config import TimeDropConfig
 from espnet_ddp.core.rounding import floor_tolerant, round_half_up
 from espnet_ddp.core.seeding import STREAM_DROP_GATE, STREAM_DROP_PLACE, utt_rng
+from espnet_ddp.core.wsola import time_compress
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -54,6 +70,7 @@ class DropPlan:
     num_samples: int
     starts: np.ndarray
     lengths: np.ndarray
+    below_threshold: int = 0
 
     def __post_init__(self) -> None:
         starts = np.asarray(self.starts, dtype=np.int64).reshape(-1)
@@ -80,6 +97,26 @@ class DropPlan:
     def empty(cls, num_samples: int) -> "DropPlan":
         """A plan that removes nothing."""
         return cls(num_samples, _EMPTY, _EMPTY)
+
+    @classmethod
+    def from_indices(
+        cls, num_samples: int, removed: np.ndarray, below_threshold: int = 0
+    ) -> "DropPlan":
+        """The plan removing exactly these (sorted, distinct) indices, as maximal runs.
+
+        >>> p = DropPlan.from_indices(10, np.array([1, 2, 3, 7]))
+        >>> p.starts.tolist(), p.lengths.tolist()
+        ([1, 7], [3, 1])
+        """
+        removed = np.asarray(removed, dtype=np.int64)
+        if removed.size == 0:
+            return cls(num_samples, _EMPTY, _EMPTY, below_threshold)
+        new_run = np.concatenate(([True], np.diff(removed) != 1))
+        first = np.flatnonzero(new_run)
+        last = np.concatenate((first[1:], [removed.size])) - 1
+        return cls(
+            num_samples, removed[first], removed[last] - removed[first] + 1, below_threshold
+        )
 
     @property
     def num_removed(self) -> int:
@@ -136,24 +173,50 @@ class TimeDropper:
             raise ValueError(f"max_epoch must be an integer >= 1, got {max_epoch!r}")
         self.cfg = cfg
         self.max_epoch = max_epoch
-        self._min_keep_samples = round_half_up(cfg.min_keep_ms * cfg.fs / 1000.0)
-        chunk_ms = cfg.effective_chunk_ms
-        self._chunk_len = (
-            None if chunk_ms is None else max(1, round_half_up(chunk_ms * cfg.fs / 1000.0))
-        )
+        keep = cfg.min_keep_ms * cfg.fs / 1000.0
+        if cfg.mode == "frames":
+            self._min_keep_samples = math.ceil(keep / cfg.hop_length - 1e-9)
+            self._chunk_len: int | None = int(cfg.block_frames or 1)
+        else:
+            self._min_keep_samples = round_half_up(keep)
+            chunk_ms = cfg.effective_chunk_ms
+            self._chunk_len = (
+                None if chunk_ms is None else max(1, round_half_up(chunk_ms * cfg.fs / 1000.0))
+            )
         self._crossfade = round_half_up(cfg.crossfade_ms * cfg.fs / 1000.0)
 
+    @property
+    def unit(self) -> str:
+        """What :meth:`num_to_remove` counts: ``frames`` in frames mode, ``samples`` otherwise."""
+        return "frames" if self.cfg.mode == "frames" else "samples"
+
+    def ratio_at(self, epoch: int) -> float:
+        """The epoch's drop ratio (0 in warm-up and anneal epochs and for mode none)."""
+        return self.cfg.drop_ratio_at(epoch, self.max_epoch)
+
     def num_to_remove(
-        self, utt_id: str, num_samples: int, epoch: int, min_keep_samples: int = 0
+        self,
+        utt_id: str,
+        num_samples: int,
+        epoch: int,
+        min_keep_samples: int = 0,
+        ratio: float | None = None,
     ) -> int:
-        """How many samples of this utterance are removed in ``epoch`` (rules 1-3)."""
+        """How many samples (frames in frames mode) of this utterance go in ``epoch`` (rules 1-3).
+
+        ``ratio`` replaces the epoch's ratio (rule 9) except where the epoch's ratio is 0.
+        """
         if num_samples < 0 or min_keep_samples < 0:
             raise ValueError(
                 f"num_samples and min_keep_samples must be >= 0, got {num_samples}, "
                 f"{min_keep_samples}"
             )
         cfg = self.cfg
-        ratio = cfg.drop_ratio_at(epoch, self.max_epoch)
+        epoch_ratio = cfg.drop_ratio_at(epoch, self.max_epoch)
+        if epoch_ratio <= 0.0:
+            return 0
+        if ratio is None:
+            ratio = epoch_ratio
         if ratio <= 0.0 or num_samples == 0:
             return 0
         if cfg.prob < 1.0:
@@ -169,20 +232,92 @@ class TimeDropper:
         """The length after dropping, without placing the drops (for batching by length)."""
         return num_samples - self.num_to_remove(utt_id, num_samples, epoch, min_keep_samples)
 
+    def removals(
+        self,
+        utt_ids: Sequence[str],
+        lengths: np.ndarray,
+        floors: np.ndarray,
+        epoch: int,
+        ratios: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`num_to_remove` for many utterances at once (vectorized; int64).
+
+        >>> d = TimeDropper(TimeDropConfig("chunk", drop_ratio=0.3, min_keep_ms=0), 10)
+        >>> d.removals(["a", "b"], np.array([1000, 100]), np.array([0, 90]), epoch=2).tolist()
+        [300, 10]
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        floors = np.maximum(np.asarray(floors, dtype=np.int64), self._min_keep_samples)
+        if lengths.shape != floors.shape or len(utt_ids) != lengths.size:
+            raise ValueError("utt_ids, lengths and floors must have the same length")
+        epoch_ratio = self.cfg.drop_ratio_at(epoch, self.max_epoch)
+        if epoch_ratio <= 0.0 or lengths.size == 0:
+            return np.zeros(lengths.size, dtype=np.int64)
+        ratio = np.full(lengths.size, epoch_ratio) if ratios is None else np.asarray(ratios)
+        drop = np.floor(ratio * lengths + 1e-9).astype(np.int64)
+        drop = np.minimum(drop, np.maximum(0, lengths - floors))
+        drop[ratio <= 0.0] = 0
+        if self.cfg.prob < 1.0:
+            seed, prob = self.cfg.seed, self.cfg.prob
+            for i in np.flatnonzero(drop):
+                if utt_rng(seed, epoch, utt_ids[i], stream=STREAM_DROP_GATE).random() >= prob:
+                    drop[i] = 0
+        return drop
+
     def plan(
         self, utt_id: str, num_samples: int, epoch: int, min_keep_samples: int = 0
     ) -> DropPlan:
         """Where the samples of this utterance are removed in ``epoch`` (rules 4-5)."""
         drop = self.num_to_remove(utt_id, num_samples, epoch, min_keep_samples)
+        return self.place(utt_id, num_samples, drop, epoch)
+
+    def place(
+        self,
+        utt_id: str,
+        num_samples: int,
+        drop: int,
+        epoch: int,
+        wav: np.ndarray | None = None,
+    ) -> DropPlan:
+        """Where ``drop`` samples (frames) of this utterance go in ``epoch`` (rules 4-5, 7-8).
+
+        ``wav`` is needed by ``select: energy`` only.
+        """
+        if not 0 <= drop <= num_samples:
+            raise ValueError(f"drop must be in [0, {num_samples}], got {drop}")
         if drop == 0:
             return DropPlan.empty(num_samples)
+        if self.cfg.mode == "tempo":
+            raise ValueError("tempo mode removes no samples: use TimeDropper.shorten")
         rng = utt_rng(self.cfg.seed, epoch, utt_id, stream=STREAM_DROP_PLACE)
         if self.cfg.mode == "point":
             points = np.sort(rng.choice(num_samples, size=drop, replace=False, shuffle=False))
             return DropPlan(num_samples, points.astype(np.int64), np.ones(drop, dtype=np.int64))
         lengths = self._chunk_lengths(drop)
         rng.shuffle(lengths)
+        if self.cfg.select == "energy":
+            if wav is None or wav.shape[0] != num_samples:
+                raise ValueError("select=energy needs the utterance's waveform")
+            return _place_energy_first(
+                wav, lengths, int(self._chunk_len or lengths.max()), self.cfg.silence_db, rng
+            )
         return _place_chunks(num_samples, lengths, rng)
+
+    def shorten(
+        self, utt_id: str, wav: np.ndarray, drop: int, epoch: int
+    ) -> tuple[np.ndarray, DropPlan | None]:
+        """Remove ``drop`` samples' worth of ``wav`` along axis 0; returns (audio, plan).
+
+        Chunk and point modes place and remove runs (the plan says where); tempo mode
+        time-compresses the whole waveform to ``len(wav) - drop`` samples (plan ``None``).
+        """
+        n = int(wav.shape[0])
+        if self.cfg.mode == "tempo":
+            if not 0 <= drop <= n:
+                raise ValueError(f"drop must be in [0, {n}], got {drop}")
+            return (time_compress(wav, n - drop, self.cfg.fs) if drop else wav), None
+        plan = self.place(utt_id, n, drop, epoch, wav)
+        return self.apply(wav, plan), plan
 
     def apply(self, wav: np.ndarray, plan: DropPlan) -> np.ndarray:
         """Remove the planned samples along axis 0 (``(T,)`` or ``(T, C)``).
@@ -252,6 +387,63 @@ def _place_chunks(num_samples: int, lengths: np.ndarray, rng: np.random.Generato
     if m > kept + 1:
         starts, lengths = _merge_touching(starts, lengths)
     return DropPlan(num_samples, starts, lengths)
+
+
+def _place_energy_first(
+    wav: np.ndarray,
+    lengths: np.ndarray,
+    chunk_len: int,
+    silence_db: float,
+    rng: np.random.Generator,
+) -> DropPlan:
+    """Rule 7: full-length chunks into the quietest silent grid chunks, the rest by rule 4."""
+    n = int(wav.shape[0])
+    x = wav.astype(np.float64, copy=False)
+    power = x.reshape(n, -1).mean(axis=1) ** 2 if x.ndim > 1 else x * x
+    cells = n // chunk_len
+    if cells == 0:
+        return _place_chunks(n, lengths, rng)
+    cell_power = power[: cells * chunk_len].reshape(cells, chunk_len).mean(axis=1)
+    db = 10.0 * np.log10(cell_power + 1e-20)
+    silent = db < db.max() - silence_db
+    full = np.flatnonzero(lengths == chunk_len)
+    order = np.lexsort((np.arange(cells), db))  # quietest first, earlier on ties
+    chosen = np.sort(order[silent[order]][: full.size])
+    rest = np.delete(lengths, full[: chosen.size])
+    removed = (chosen[:, None] * chunk_len + np.arange(chunk_len)).reshape(-1)
+    if rest.size:
+        left = np.ones(n, dtype=bool)
+        left[removed] = False
+        positions = np.flatnonzero(left)
+        inner = _place_chunks(positions.size, rest, rng)
+        removed = np.sort(np.concatenate((removed, positions[inner.removed_indices()])))
+    in_silence = silent[np.minimum(removed // chunk_len, cells - 1)] & (removed < cells * chunk_len)
+    return DropPlan.from_indices(n, removed, int(np.count_nonzero(in_silence)))
+
+
+def ratios_by_score(scores: np.ndarray, ratio: float, spread: float) -> np.ndarray:
+    """Per-utterance drop ratios that fall linearly with the score rank, with mean ``ratio``.
+
+    ``scores`` are in tie-broken rank order's terms: NaN marks an unscored utterance, which gets
+    ``ratio``. Among the ``m`` scored ones, the one of rank ``r`` (0 = lowest score = easiest)
+    gets ``ratio * (1 + s * (1 - 2 * (r + 0.5) / m))`` with ``s = min(spread, 0.95 / ratio - 1)``,
+    so no ratio exceeds 0.95 and the mean over the scored utterances is exactly ``ratio``.
+    Equal scores keep their input order (stable sort): pass them sorted by utterance id.
+
+    >>> ratios_by_score(np.array([3.0, 1.0, np.nan, 2.0]), 0.3, 1.0).round(2).tolist()
+    [0.1, 0.5, 0.3, 0.3]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.full(scores.size, float(ratio))
+    scored = np.flatnonzero(~np.isnan(scores))
+    m = scored.size
+    if m == 0 or ratio <= 0.0:
+        return out
+    s = min(float(spread), 0.95 / ratio - 1.0)
+    ranks = np.empty(m, dtype=np.float64)
+    ranks[np.argsort(scores[scored], kind="stable")] = np.arange(m)
+    out[scored] = ratio * (1.0 + s * (1.0 - 2.0 * (ranks + 0.5) / m))
+    return out
 
 
 def _merge_touching(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

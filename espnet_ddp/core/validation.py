@@ -40,6 +40,13 @@ def as_int(prefix: str, key: str, value: Any) -> int:
     return int(value)
 
 
+def as_bool(prefix: str, key: str, value: Any) -> bool:
+    """A boolean (``true``/``false`` in YAML); numbers and strings are refused."""
+    if not _is_bool(value):
+        raise fail(prefix, key, value, f"must be true or false, got {type(value).__name__}")
+    return bool(value)
+
+
 def as_choice(prefix: str, key: str, value: Any, choices: Sequence[str]) -> str:
     """One of ``choices``."""
     if not isinstance(value, str) or value not in choices:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from espnet_ddp.espnet.time_drop_preprocessor import DROP_INFO_KEY
+
 
 @dataclass
 class CapturedLosses:
@@ -19,6 +21,8 @@ class CapturedLosses:
     tokens: list[int] = field(default_factory=list)
     fed_samples: int = 0
     skipped_batches: int = 0
+    silent_removed_samples: int = 0  # select=energy only: removed samples that were silence
+    info_removed_samples: int = 0  # select=energy only: removed samples reported with them
 
 
 class PerUtteranceLossCapture:
@@ -39,7 +43,8 @@ class PerUtteranceLossCapture:
     Not responsible for: turning losses into scores, gathering ranks, selection.
 
     >>> capture = PerUtteranceLossCapture(model)        # doctest: +SKIP
-    >>> capture.attach(weights={}); trainer_loop(); losses = capture.collect(); capture.detach()
+    >>> capture.attach(weights={}); trainer_loop()   # doctest: +SKIP
+    >>> losses = capture.collect(); capture.detach()  # doctest: +SKIP
     """
 
     def __init__(self, model: torch.nn.Module) -> None:
@@ -55,6 +60,7 @@ class PerUtteranceLossCapture:
         self._att: list[torch.Tensor] = []
         self._tokens: list[torch.Tensor] = []
         self._fed: list[torch.Tensor] = []
+        self._info: list[torch.Tensor] = []
         self._skipped = 0
         self._step: dict | None = None
 
@@ -98,6 +104,9 @@ class PerUtteranceLossCapture:
         text_lengths = kwargs["text_lengths"]
         step = {"utt_ids": utt_ids, "tokens": text_lengths.detach(), "ctc": None, "att": None}
         step["fed"] = kwargs["speech_lengths"].detach().sum()
+        info = kwargs.get(DROP_INFO_KEY)
+        if info is not None:
+            step["info"] = info.detach().sum(dim=0)
         if self._weights:
             w = [float(self._weights.get(u, 1.0)) for u in utt_ids]
             step["w"] = torch.tensor(w, device=text_lengths.device)
@@ -115,7 +124,8 @@ class PerUtteranceLossCapture:
             return None
         # zero_infinity turns impossible alignments into 0: mark them non-finite instead.
         ilens, olens = inputs[2], inputs[3]
-        impossible = ilens.to(loss.device) < olens.to(loss.device)
+        needed = olens.to(loss.device) + label_repeats(inputs[1], olens).to(loss.device)
+        impossible = ilens.to(loss.device) < needed
         step["ctc"] = torch.where(impossible, torch.full_like(loss, float("nan")), loss)
         result = None
         if "w" in step:
@@ -162,6 +172,8 @@ class PerUtteranceLossCapture:
         self._att.append(step["att"] if step["att"] is not None else nan)
         self._tokens.append(step["tokens"])
         self._fed.append(step["fed"])
+        if "info" in step:
+            self._info.append(step["info"])
 
     # -- results ----------------------------------------------------------------------------
     def collect(self) -> CapturedLosses:
@@ -173,5 +185,34 @@ class PerUtteranceLossCapture:
             out.att = torch.cat([t.float().cpu() for t in self._att]).tolist()
             out.tokens = torch.cat([t.cpu() for t in self._tokens]).long().tolist()
             out.fed_samples = int(torch.stack([t.cpu() for t in self._fed]).sum())
+        if self._info:
+            silent, removed = torch.stack([t.cpu() for t in self._info]).sum(dim=0).tolist()
+            out.silent_removed_samples, out.info_removed_samples = int(silent), int(removed)
         self._reset_epoch()
         return out
+
+
+def label_repeats(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """Adjacent equal labels per utterance, from CTCLoss's targets (padded 2-D or concatenated).
+
+    CTC needs one extra frame per repeat (a blank between two equal labels), so an utterance
+    with ``L`` labels and ``R`` repeats needs ``L + R`` frames.
+
+    >>> label_repeats(torch.tensor([3, 3, 4, 4, 4, 5, 5]), torch.tensor([3, 4])).tolist()
+    [1, 2]
+    >>> label_repeats(torch.tensor([[1, 1, 0], [2, 3, 3]]), torch.tensor([2, 3])).tolist()
+    [1, 1]
+    """
+    lengths = target_lengths.to(targets.device).long()
+    if targets.dim() == 2:
+        same = targets[:, 1:] == targets[:, :-1]
+        positions = torch.arange(1, targets.shape[1], device=targets.device)
+        inside = positions[None, :] < lengths[:, None]
+        return (same & inside).sum(dim=1)
+    flat = targets.reshape(-1)
+    if flat.numel() < 2:
+        return torch.zeros_like(lengths)
+    owner = torch.repeat_interleave(torch.arange(lengths.numel(), device=flat.device), lengths)
+    same = (flat[1:] == flat[:-1]) & (owner[1:] == owner[:-1])
+    out = torch.zeros_like(lengths)
+    return out.index_add_(0, owner[1:], same.long())

@@ -22,6 +22,17 @@ _SUBSAMPLING = {
 }
 
 
+def token_frames_needed(tokens: np.ndarray) -> int:
+    """Encoder frames CTC needs for this label sequence: labels plus adjacent repeats.
+
+    >>> token_frames_needed(np.array([5, 5, 7, 7, 7]))
+    8
+    """
+    tokens = np.asarray(tokens).reshape(-1)
+    repeats = int(np.count_nonzero(tokens[1:] == tokens[:-1])) if tokens.size > 1 else 0
+    return int(tokens.size) + repeats
+
+
 @dataclass(frozen=True)
 class MinKeepRule:
     """Minimum number of waveform samples that keeps CTC feasible for a token sequence.
@@ -45,13 +56,13 @@ class MinKeepRule:
 
     def samples_for(self, tokens: np.ndarray) -> int:
         """Samples needed for this exact token sequence (repeats counted)."""
-        tokens = np.asarray(tokens).reshape(-1)
-        repeats = int(np.count_nonzero(tokens[1:] == tokens[:-1])) if tokens.size > 1 else 0
-        return self.samples_for_count(int(tokens.size) + repeats)
+        return self.samples_for_count(token_frames_needed(tokens))
 
-    def samples_for_length(self, num_tokens: int) -> int:
-        """Samples needed for a token count alone (repeats unknown, as in shape files)."""
-        return self.samples_for_count(int(num_tokens))
+    def samples_for_counts(self, frames_needed: np.ndarray) -> np.ndarray:
+        """:meth:`samples_for_count` of many utterances at once (int64)."""
+        per_frame = self.hop_length * self.subsampling
+        frames = np.asarray(frames_needed, dtype=np.int64)
+        return (frames + self.margin_frames) * per_frame + self.n_fft
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MinKeepRule:

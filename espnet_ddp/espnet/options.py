@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from espnet2.utils.nested_dict_action import NestedDictAction
 
 from espnet_ddp.core.config import DROP_MODES, STRATEGIES, PruningConfig, TimeDropConfig
+from espnet_ddp.espnet.min_length import MinKeepRule
 
 
 def add_plugin_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +63,10 @@ def plugin_options_from_args(args: argparse.Namespace) -> PluginOptions:
 
     drop_conf = dict(args.time_drop_conf or {})
     drop_conf.setdefault("fs", frontend_sample_rate(args))
+    if args.time_drop == "frames":
+        rule = MinKeepRule.from_args(args)
+        drop_conf.setdefault("hop_length", rule.hop_length)
+        drop_conf.setdefault("block_frames", rule.subsampling)  # one encoder frame
     time_drop = TimeDropConfig.from_options(args.time_drop, drop_conf)
     time_drop.check_epochs(args.max_epoch)
     return PluginOptions(pruning=pruning, time_drop=time_drop)

@@ -71,7 +71,7 @@ class PrunedIterFactory(AbsIterFactory):
                 )
             batches = [b[ranks.rank :: ranks.world_size] for b in batches]
         if self.preprocessor is not None:
-            self.preprocessor.set_epoch(epoch)  # before the workers fork
+            self.preprocessor.set_epoch(epoch, plan.removals)  # before the workers fork
         loader = SequenceIterFactory(
             dataset=self.dataset,
             batches=batches,

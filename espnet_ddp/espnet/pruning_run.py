@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from espnet_ddp.core.atomic_io import write_json_atomic
 from espnet_ddp.core.score_table import ScoreTable
 from espnet_ddp.core.scoring import utterance_scores
 from espnet_ddp.core.selection import EpochSelection, select_epoch
-from espnet_ddp.core.time_drop import TimeDropper
+from espnet_ddp.core.time_drop import TimeDropper, ratios_by_score
 from espnet_ddp.espnet.distributed import RankInfo, gather_objects
 from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable, build_epoch_batches
+from espnet_ddp.espnet.frame_drop import frontend_frames
 from espnet_ddp.espnet.loss_capture import CapturedLosses
 from espnet_ddp.espnet.min_length import MinKeepRule
 from espnet_ddp.espnet.options import PluginOptions
@@ -36,6 +39,34 @@ class EpochPlan:
     kept_samples: int = 0
     total_samples: int = 0
     extra: dict = field(default_factory=dict)
+    # What time dropping removes from each kept utterance (only those that lose something):
+    # samples, or in frames mode (frames made by the frontend, frames removed).
+    removals: dict[str, int] = field(default_factory=dict)
+    frame_removals: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrontendFrames:
+    """How ESPnet's STFT frontend frames a waveform (frames mode plans in its frames)."""
+
+    hop_length: int
+    n_fft: int
+    center: bool = True
+
+    def count(self, num_samples: np.ndarray) -> np.ndarray:
+        return frontend_frames(num_samples, self.hop_length, self.n_fft, self.center)
+
+
+@dataclass
+class PlannedDrops:
+    fed: dict[str, int]
+    kept_samples: int
+    removals: dict[str, int]
+    frame_removals: dict[str, tuple[int, int]]
+
+
+def _score_or_nan(score: float | None) -> float:
+    return float("nan") if score is None else float(score)
 
 
 class DataPruningRun:
@@ -56,7 +87,12 @@ class DataPruningRun:
         max_epoch: int,
         min_keep: MinKeepRule,
         ranks: RankInfo,
+        floors: np.ndarray | None = None,
+        frames: FrontendFrames | None = None,
     ) -> None:
+        """``floors``: each utterance's CTC floor in samples, in the order of ``shapes.utt_ids``
+        (:func:`espnet_ddp.espnet.ctc_floor.ctc_floors`); by default from the shape files'
+        token counts (repeats unknown). ``frames``: the frontend's framing, for frames mode."""
         self.options = options
         self.shapes = shapes
         self.batch_spec = batch_spec
@@ -70,6 +106,13 @@ class DataPruningRun:
         self._table_epoch = 0
         self._full_batches: int | None = None
         self.fs = options.time_drop.fs
+        if floors is None:
+            counts = [self._tokens(u) for u in self.utt_ids]
+            floors = min_keep.samples_for_counts(np.asarray(counts, dtype=np.int64))
+        self.floors = dict(zip(self.utt_ids, np.asarray(floors, dtype=np.int64).tolist()))
+        self.frames = frames
+        if options.time_drop.mode == "frames" and frames is None:
+            raise ValueError("--time_drop frames needs the frontend's framing")
 
     # -- planning ---------------------------------------------------------------------------
     def _speech_len(self, utt: str) -> int:
@@ -112,13 +155,9 @@ class DataPruningRun:
         selection = select_epoch(
             self.utt_ids, self.table, epoch, self.max_epoch, self.options.pruning
         )
-        fed = {}
-        kept_samples = 0
-        for utt in selection.kept:
-            n = self._speech_len(utt)
-            kept_samples += n
-            floor = self.min_keep.samples_for_length(self._tokens(utt))
-            fed[utt] = self.dropper.fed_length(utt, n, epoch, floor)
+        drops = self._plan_drops(selection.kept, epoch)
+        fed = drops.fed
+        kept_samples = drops.kept_samples
         batches = build_epoch_batches(self.batch_spec, self.shapes, selection.kept, fed)
         full = self.full_data_batches()
         total_samples = sum(self._speech_len(u) for u in self.utt_ids)
@@ -132,6 +171,46 @@ class DataPruningRun:
             plan_seconds=time.perf_counter() - t0,
             kept_samples=kept_samples,
             total_samples=total_samples,
+            removals=drops.removals,
+            frame_removals=drops.frame_removals,
+        )
+
+    def _plan_drops(self, kept: Sequence[str], epoch: int) -> PlannedDrops:
+        """How much time dropping removes from each kept utterance, and the lengths fed.
+
+        The one place that decides it: the batches are sized with these lengths, and the loader
+        workers (or the frame hook) remove exactly these counts.
+        """
+        cfg = self.options.time_drop
+        n = np.fromiter((self._speech_len(u) for u in kept), dtype=np.int64, count=len(kept))
+        floors = np.fromiter((self.floors[u] for u in kept), dtype=np.int64, count=len(kept))
+        ratios = None
+        epoch_ratio = self.dropper.ratio_at(epoch)
+        if cfg.ratio_by_score and epoch_ratio > 0:
+            scores = np.array([_score_or_nan(self.table.get(u)) for u in kept])
+            ratios = ratios_by_score(scores, epoch_ratio, cfg.score_spread)
+        if cfg.mode == "frames":
+            hop = self.frames.hop_length
+            units = self.frames.count(n)
+            floor_units = -(-floors // hop)
+        else:
+            units, floor_units = n, floors
+        removed = self.dropper.removals(kept, units, floor_units, epoch, ratios)
+        if cfg.mode == "frames":
+            fed_len = (units - removed) * self.frames.hop_length
+            frame_removals = {
+                u: (int(t), int(r)) for u, t, r in zip(kept, units, removed, strict=True)
+            }
+            removals: dict[str, int] = {}
+        else:
+            fed_len = n - removed
+            frame_removals = {}
+            removals = {u: int(r) for u, r in zip(kept, removed.tolist(), strict=True) if r}
+        return PlannedDrops(
+            fed=dict(zip(kept, fed_len.tolist(), strict=True)),
+            kept_samples=int(n.sum()),
+            removals=removals,
+            frame_removals=frame_removals,
         )
 
     # -- scoring ----------------------------------------------------------------------------
@@ -197,6 +276,15 @@ class DataPruningRun:
         with (self.record_dir / f"rank{self.ranks.rank}.digests").open("a") as f:
             f.write(f"{epoch} {digest}\n")
 
+    def _drop_record(self, plan: EpochPlan, parts: Sequence[CapturedLosses]) -> dict:
+        cfg = self.options.time_drop
+        out = {"mode": cfg.mode, "drop_ratio": plan.drop_ratio}
+        if cfg.select == "energy":
+            silent = sum(p.silent_removed_samples for p in parts)
+            removed = sum(p.info_removed_samples for p in parts)
+            out["removed_below_threshold"] = silent / removed if removed else 0.0
+        return out
+
     def _record(
         self, plan: EpochPlan, scores: dict, nonfinite: int, parts: Sequence[CapturedLosses]
     ) -> dict:
@@ -216,7 +304,7 @@ class DataPruningRun:
             "total_seconds": plan.total_samples / self.fs,
             "fed_seconds": fed_samples / self.fs,
             "planned_fed_seconds": sum(plan.fed_lengths.values()) / self.fs,
-            "time_drop": {"mode": self.options.time_drop.mode, "drop_ratio": plan.drop_ratio},
+            "time_drop": self._drop_record(plan, parts),
             "num_batches": len(plan.batches),
             "full_data_batches": plan.full_data_batches,
             "score_min": stats["min"],

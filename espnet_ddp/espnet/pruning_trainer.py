@@ -8,6 +8,7 @@ import time
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
 from espnet2.train.trainer import Trainer
 
+from espnet_ddp.espnet.frame_drop import FrameDropHook
 from espnet_ddp.espnet.loss_capture import PerUtteranceLossCapture
 from espnet_ddp.espnet.lr_stretch import StretchedBatchScheduler
 from espnet_ddp.espnet.pruned_iter_factory import PlannedEpochIterator
@@ -56,6 +57,12 @@ class PruningTrainer(Trainer):
         core = model.module if hasattr(model, "module") else model
         capture = PerUtteranceLossCapture(core)
         capture.attach(weights=plan.selection.weights)
+        frame_hook = None
+        if run.options.time_drop.mode == "frames":
+            frame_hook = FrameDropHook(
+                core, run.dropper, plan.frame_removals.__getitem__, plan.epoch
+            )
+            frame_hook.attach()
         steps = [0]
         handles = [
             opt.register_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
@@ -90,10 +97,14 @@ class PruningTrainer(Trainer):
             )
         finally:
             capture.detach()
+            if frame_hook is not None:
+                frame_hook.detach()
             for h in handles:
                 h.remove()
         train_seconds = time.perf_counter() - start
         captured = capture.collect()
+        if frame_hook is not None:  # the encoder was fed frames x hop, not the waveform
+            captured.fed_samples = frame_hook.fed_frames * run.frames.hop_length
         record = run.finish_epoch(
             plan,
             captured,

@@ -12,12 +12,13 @@ from espnet2.tasks.asr import ASRTask
 from espnet2.train.distributed_utils import DistributedOption
 
 from espnet_ddp.core.errors import ConfigError
+from espnet_ddp.espnet.ctc_floor import ctc_floors, preprocessor_tokenizer
 from espnet_ddp.espnet.distributed import RankInfo
 from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable
 from espnet_ddp.espnet.min_length import MinKeepRule
 from espnet_ddp.espnet.options import add_plugin_arguments, plugin_options_from_args
 from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
-from espnet_ddp.espnet.pruning_run import DataPruningRun
+from espnet_ddp.espnet.pruning_run import DataPruningRun, FrontendFrames
 from espnet_ddp.espnet.pruning_trainer import PruningTrainer
 from espnet_ddp.espnet.time_drop_preprocessor import TimeDropPreprocessor
 
@@ -102,8 +103,23 @@ def check_plugin_args(args: argparse.Namespace) -> None:
             )
         if args.frontend is None:
             raise ConfigError("--time_drop needs raw waveform input (--frontend default)")
+        if options.time_drop.mode == "frames" and args.frontend != "default":
+            raise ConfigError(
+                f"--time_drop frames plans in the frames of --frontend default, got "
+                f"--frontend {args.frontend}"
+            )
     if args.ngpu > 1 and not args.distributed and options.active:
         raise ConfigError("espnet_ddp supports --ngpu > 1 only through torch.distributed")
+
+
+def frontend_framing(args: argparse.Namespace) -> FrontendFrames:
+    """The framing of ESPnet's default STFT frontend, from ``--frontend_conf``."""
+    conf = getattr(args, "frontend_conf", None) or {}
+    return FrontendFrames(
+        hop_length=int(conf.get("hop_length", 128)),
+        n_fft=int(conf.get("n_fft", 512)),
+        center=bool(conf.get("center", True)),
+    )
 
 
 def build_pruned_iter_factory(
@@ -121,6 +137,18 @@ def build_pruned_iter_factory(
     data_names = [name for _, name, _ in iter_options.data_path_and_name_and_type]
     shapes = ShapeTable.load(iter_options.shape_files, data_names)
     min_keep = MinKeepRule.from_args(args)
+    floors = None
+    if options.time_drop.mode != "none":
+        text = [p for p, name, _ in iter_options.data_path_and_name_and_type if name == "text"]
+        floors = ctc_floors(
+            shapes.utt_ids,
+            min_keep,
+            text_path=text[0] if text else None,
+            tokenize=preprocessor_tokenizer(iter_options.preprocess_fn),
+            token_counts=None if shapes.text_index is None else [
+                shapes.length(shapes.text_index, u) for u in shapes.utt_ids
+            ],
+        )
     run = DataPruningRun(
         options=options,
         shapes=shapes,
@@ -139,10 +167,12 @@ def build_pruned_iter_factory(
         max_epoch=args.max_epoch,
         min_keep=min_keep,
         ranks=ranks,
+        floors=floors,
+        frames=frontend_framing(args) if options.time_drop.mode == "frames" else None,
     )
     preprocessor = None
-    if options.time_drop.mode != "none":
-        preprocessor = TimeDropPreprocessor(iter_options.preprocess_fn, run.dropper, min_keep)
+    if options.time_drop.mode not in ("none", "frames"):
+        preprocessor = TimeDropPreprocessor(iter_options.preprocess_fn, run.dropper)
         iter_options.preprocess_fn = preprocessor
     dataset = task.build_dataset(args, iter_options)
     logging.info(

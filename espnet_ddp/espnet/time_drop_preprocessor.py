@@ -2,44 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from espnet2.train.preprocessor import AbsPreprocessor
 
 from espnet_ddp.core.time_drop import TimeDropper
-from espnet_ddp.espnet.min_length import MinKeepRule
+
+DROP_INFO_KEY = "ddp_drop_info"
 
 
 class TimeDropPreprocessor(AbsPreprocessor):
-    """Wraps the task's training preprocessor and shortens each waveform for the current epoch.
+    """Wraps the task's training preprocessor and shortens each waveform as the epoch planned.
 
-    Dropping runs in the data-loader workers, before padding, so padding, host-to-device copies and
-    all model compute shrink with it. The tokenized text gives the exact CTC floor
-    (:class:`MinKeepRule`), so no utterance becomes too short for its transcript.
-    Not responsible for: choosing utterances, validation data (never wrapped), or the epoch number,
-    which the iterator factory sets with :meth:`set_epoch` before the workers start.
+    Dropping runs in the data-loader workers, before padding, so padding, host-to-device copies
+    and all model compute shrink with it. How many samples each utterance loses comes from the
+    epoch's plan (:meth:`set_epoch`), the same numbers the batches were sized with, so the fed
+    lengths equal the planned ones by construction. With ``select: energy`` each item also carries
+    ``ddp_drop_info`` = (removed samples in silence, removed samples), which the model ignores
+    and the loss capture sums for the epoch record.
+    Not responsible for: choosing utterances or how much they lose, validation data (never
+    wrapped), frames mode (a hook on the model's frontend), or the epoch number, which the
+    iterator factory sets before the workers start.
 
-    >>> pre = TimeDropPreprocessor(base, dropper, MinKeepRule())   # doctest: +SKIP
-    >>> pre.set_epoch(3); pre("utt1", {"speech": wav, "text": "HELLO"})["speech"].shape
+    >>> pre = TimeDropPreprocessor(base, dropper)          # doctest: +SKIP
+    >>> pre.set_epoch(3, {"utt1": 4800})                  # doctest: +SKIP
+    >>> pre("utt1", {"speech": wav})["speech"].shape      # doctest: +SKIP
     """
 
     def __init__(
-        self,
-        base: AbsPreprocessor | None,
-        dropper: TimeDropper,
-        min_keep: MinKeepRule,
-        speech_name: str = "speech",
-        text_name: str = "text",
+        self, base: AbsPreprocessor | None, dropper: TimeDropper, speech_name: str = "speech"
     ) -> None:
         super().__init__(train=True)
         self.base = base
         self.dropper = dropper
-        self.min_keep = min_keep
         self.speech_name = speech_name
-        self.text_name = text_name
         self.epoch = 1
+        self.removals: Mapping[str, int] = {}
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int, removals: Mapping[str, int]) -> None:
+        """The epoch and the samples each utterance loses in it (absent: none)."""
         self.epoch = epoch
+        self.removals = removals
 
     def __call__(self, uid: str, data: dict) -> dict:
         if self.base is not None:
@@ -47,12 +51,16 @@ class TimeDropPreprocessor(AbsPreprocessor):
         speech = data.get(self.speech_name)
         if speech is None:
             return data
-        tokens = data.get(self.text_name)
-        if isinstance(tokens, np.ndarray) and tokens.dtype.kind in "iu":
-            floor = self.min_keep.samples_for(tokens)
+        drop = int(self.removals.get(uid, 0))
+        info = self.dropper.cfg.select == "energy"
+        if drop:
+            shortened, plan = self.dropper.shorten(uid, speech, drop, self.epoch)
+            if shortened.shape[0] != speech.shape[0] - drop:
+                raise RuntimeError(f"espnet_ddp: {uid}: dropping gave a wrong length")
+            data[self.speech_name] = shortened
+            below = plan.below_threshold if plan is not None else 0
         else:
-            floor = 0
-        plan = self.dropper.plan(uid, int(speech.shape[0]), self.epoch, floor)
-        if plan.num_removed:
-            data[self.speech_name] = self.dropper.apply(speech, plan)
+            below = 0
+        if info:
+            data[DROP_INFO_KEY] = np.array([below, drop], dtype=np.int64)
         return data

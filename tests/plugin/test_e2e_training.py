@@ -86,6 +86,8 @@ def test_fed_audio_is_exactly_the_kept_audio_minus_the_drop(tiny_experiment, tin
             fed += n - removed
         assert round(rec["kept_seconds"] * 16000) == kept
         assert round(rec["fed_seconds"] * 16000) == fed
+        # batches were sized with exactly what the loader fed (one floor, computed once)
+        assert rec["planned_fed_seconds"] == rec["fed_seconds"]
         assert round(rec["total_seconds"] * 16000) == sum(lengths.values())
     assert binding > 0  # the corpus exercises the short-utterance rule
 

@@ -128,3 +128,21 @@ def test_impossible_ctc_alignment_is_non_finite_not_easy(model):
     got = capture.collect()
     assert math.isfinite(got.ctc[0])
     assert math.isnan(got.ctc[1])  # CTC's zero_infinity would have reported 0.0
+
+
+def test_impossible_alignment_because_of_repeats_is_non_finite(model):
+    """CTC needs a blank between equal labels: E frames cannot carry E labels with repeats."""
+    with torch.no_grad():
+        _, enc_lens = model.encode(torch.zeros(1, 1200), torch.tensor([1200]))
+    frames = int(enc_lens[0])
+    assert frames >= 3
+    repeated = [2] * frames  # needs 2 * frames - 1 frames
+    alternating = [2, 3] * (frames // 2) + [2] * (frames % 2)  # needs exactly `frames`
+    capture = PerUtteranceLossCapture(model)
+    capture.attach()
+    with torch.no_grad():
+        model(**batch([1200, 1200], [alternating, repeated]), utt_id=["alt", "rep"])
+    capture.detach()
+    got = capture.collect()
+    assert math.isfinite(got.ctc[0])
+    assert math.isnan(got.ctc[1])  # counting labels alone would have scored it 0.0 (easiest)
