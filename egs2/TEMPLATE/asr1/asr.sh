@@ -65,6 +65,8 @@ asr_stats_dir=""         # Statistics directory (default: ${expdir}/asr_stats_ra
 asr_config=""            # Training configuration (YAML).
 asr_args=""              # Extra training arguments, e.g. "--max_epoch 2".
 feats_normalize=global_mvn
+asr_speech_fold_length=800  # --fold_length of speech for folded batches, in frames (x100 for raw audio).
+asr_text_fold_length=150    # --fold_length of text for folded batches, in tokens.
 
 # Decoding
 inference_config=""      # Decoding configuration (YAML).
@@ -98,6 +100,9 @@ Options (defaults in brackets):
   --token_type (${token_type}: bpe, char, word) --nbpe (${nbpe}) --bpemode (${bpemode})
   --use_lm (${use_lm}) --lm_config --lm_args --lm_tag
   --asr_config --asr_args --asr_tag --asr_exp --asr_stats_dir --feats_normalize (${feats_normalize})
+  --asr_speech_fold_length (${asr_speech_fold_length}, frames; x100 samples for raw audio)
+  --asr_text_fold_length (${asr_text_fold_length}, tokens): ESPnet's --fold_length of the two shape
+      files: batch_type folded (ESPnet's default) divides --batch_size by 1 + length / fold length
   --inference_config --inference_args --inference_tag --inference_asr_model (${inference_asr_model})
   --eval_sample_rates ("") --eval_resample_modes (${eval_resample_modes}) --scorer (${scorer})
   --train_set --valid_set --test_sets
@@ -121,6 +126,9 @@ case "${token_type}" in bpe|char|word) ;; *) die "--token_type must be bpe, char
 case "${audio_format}" in flac|wav) ;; *) die "--audio_format must be flac or wav: ${audio_format}" ;; esac
 for b in stage stop_stage ngpu num_nodes num_procs nj inference_nj nbpe; do
     [[ "${!b}" =~ ^[0-9]+$ ]] || die "--${b} must be a non-negative integer: ${!b}"
+done
+for b in asr_speech_fold_length asr_text_fold_length; do
+    [[ "${!b}" =~ ^[1-9][0-9]*$ ]] || die "--${b} must be a positive integer: ${!b}"
 done
 if [ "${num_procs}" -gt 1 ] && [ "${ngpu}" -gt 0 ]; then
     die "--num_procs is for CPU training (--ngpu 0); with GPUs use --ngpu N"
@@ -404,6 +412,9 @@ if ! "${skip_train}"; then
         _opts+=" --train_shape_file ${asr_stats_dir}/train/text_shape.${token_type}"
         _opts+=" --valid_shape_file ${asr_stats_dir}/valid/speech_shape"
         _opts+=" --valid_shape_file ${asr_stats_dir}/valid/text_shape.${token_type}"
+        # One fold length per shape file, in the order above; raw audio counts samples, so the
+        # speech length in frames becomes samples as in ESPnet (x100).
+        _opts+=" --fold_length $(( asr_speech_fold_length * 100 )) --fold_length ${asr_text_fold_length}"
         if [ "${feats_normalize}" = global_mvn ]; then
             # The default normalization (utterance_mvn) becomes global_mvn with the stage 10 statistics.
             _opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
