@@ -54,6 +54,7 @@ def time_compress(
     base = 2 * win_len + 2 * tol + int(np.ceil(hop * speed))  # input sample 0 in the padded copy
     xp = np.pad(x, [(base, base)] + [(0, 0)] * (x.ndim - 1))
     mp = np.pad(mono, (base, base))
+    cumsum = np.concatenate(([0.0], np.cumsum(mp * mp)))
     window = np.hanning(win_len + 1)[:win_len]  # periodic Hann: shifted copies sum to 1
     w = window.reshape(-1, *([1] * (x.ndim - 1)))
     num_frames = out_len // hop + 2
@@ -69,7 +70,7 @@ def time_compress(
             pos = nominal
         else:
             target = mp[base + prev + hop : base + prev + hop + win_len]
-            pos = _best_position(mp, base + nominal, lags, target, win_len) - base
+            pos = _best_position(mp, cumsum, base + nominal, lags, target, win_len) - base
         pos = min(max(pos, lowest), highest)
         out[k * hop : k * hop + win_len] += w * xp[base + pos : base + pos + win_len]
         prev = pos
@@ -77,17 +78,22 @@ def time_compress(
 
 
 def _best_position(
-    sig: np.ndarray, centre: int, lags: np.ndarray, target: np.ndarray, win_len: int
+    sig: np.ndarray,
+    energy_cumsum: np.ndarray,
+    centre: int,
+    lags: np.ndarray,
+    target: np.ndarray,
+    win_len: int,
 ) -> int:
     """The start in ``sig`` near ``centre`` whose frame correlates best with ``target``."""
     lo = centre + int(lags[0])
     seg = sig[lo : lo + win_len + lags.size - 1]
-    if seg.size < win_len + lags.size - 1:
+    if lo < 0 or seg.size < win_len + lags.size - 1:
         return centre
-    frames = np.lib.stride_tricks.sliding_window_view(seg, win_len)
-    dots = frames @ target
-    energy = np.sqrt(np.einsum("ij,ij->i", frames, frames)) + 1e-12
-    return lo + int(np.argmax(dots / energy))
+    dots = np.correlate(seg, target, mode="valid")
+    ends = energy_cumsum[lo + win_len : lo + win_len + lags.size]
+    energy = ends - energy_cumsum[lo : lo + lags.size]
+    return lo + int(np.argmax(dots / np.sqrt(np.maximum(energy, 0.0) + 1e-12)))
 
 
 def _resample_linear(x: np.ndarray, out_len: int) -> np.ndarray:
