@@ -9,6 +9,7 @@ ESPnet's own ``asr.sh`` does (``--asr_speech_fold_length`` x 100 for raw audio, 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,10 @@ def test_stages_11_to_13_with_every_batch_type(trained, batch_type, tmp_path):
     rows = wer_rows((exp / "RESULTS.md").read_text())
     assert list(rows) == ["test_clean"] and rows["test_clean"][0] == "4"
 
+
+def test_training_job_gets_the_cores_as_omp_threads(trained):
+    """One CPU training process: OMP_NUM_THREADS is this machine's core count (path.sh's 1 is
+    for the parallel data jobs)."""
+    exp, _ = trained("numel")
+    first = (exp / "train.log").read_text().splitlines()[0]
+    assert f"env OMP_NUM_THREADS={len(os.sched_getaffinity(0))} " in first, first

@@ -28,6 +28,7 @@ skip_eval=false          # Skip stages 12-13.
 ngpu=1                   # GPUs (0: CPU). N > 1 trains with torch.distributed, one process per GPU.
 num_nodes=1              # Nodes for distributed training.
 num_procs=1              # CPU only (--ngpu 0): N > 1 trains N processes through torchrun (gloo).
+train_omp_threads=auto   # OMP_NUM_THREADS of each training process; auto: cores / training processes.
 nj=32                    # Parallel jobs for data preparation and statistics.
 inference_nj=32          # Parallel jobs for decoding.
 gpu_inference=false      # Decode on GPU.
@@ -93,6 +94,10 @@ Options (defaults in brackets):
   --stage (${stage}) --stop_stage (${stop_stage}) --skip_data_prep (${skip_data_prep})
   --skip_train (${skip_train}) --skip_eval (${skip_eval})
   --ngpu (${ngpu}) --num_nodes (${num_nodes}) --num_procs (${num_procs}, CPU torchrun processes)
+  --train_omp_threads (${train_omp_threads}): OMP_NUM_THREADS of each stage 11 process; auto gives the
+      training job this machine's cores, shared by its processes (--num_procs, or --ngpu N > 1):
+      max(1, cores / processes); 1 with cmd_backend=slurm (the job runs elsewhere: give a number).
+      The other jobs run in parallel with OMP_NUM_THREADS=1 (path.sh).
   --nj (${nj}) --inference_nj (${inference_nj}) --gpu_inference (${gpu_inference})
   --dumpdir (${dumpdir}) --expdir (${expdir}) --python (${python}) --train_module (${train_module})
   --local_data_opts, --speed_perturb_factors, --audio_format (${audio_format}), --fs (${fs})
@@ -130,6 +135,8 @@ done
 for b in asr_speech_fold_length asr_text_fold_length; do
     [[ "${!b}" =~ ^[1-9][0-9]*$ ]] || die "--${b} must be a positive integer: ${!b}"
 done
+[ "${train_omp_threads}" = auto ] || [[ "${train_omp_threads}" =~ ^[1-9][0-9]*$ ]] \
+    || die "--train_omp_threads must be auto or a positive integer: ${train_omp_threads}"
 if [ "${num_procs}" -gt 1 ] && [ "${ngpu}" -gt 0 ]; then
     die "--num_procs is for CPU training (--ngpu 0); with GPUs use --ngpu N"
 fi
@@ -420,23 +427,38 @@ if ! "${skip_train}"; then
             _opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
         fi
         _opts+=" --resume true --output_dir ${asr_exp}"
+        # Threads: the training job is the only job running, so its processes share the cores.
+        _procs=1
+        [ "${num_procs}" -gt 1 ] && _procs=${num_procs}
+        [ "${ngpu}" -gt 1 ] && _procs=${ngpu}
+        _omp=${train_omp_threads}
+        if [ "${_omp}" = auto ] && [ "${cmd_backend:-local}" = local ]; then
+            # nproc obeys OMP_NUM_THREADS, which path.sh sets to 1 for the parallel jobs.
+            _omp=$(( $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) / _procs ))
+            [ "${_omp}" -ge 1 ] || _omp=1
+        elif [ "${_omp}" = auto ]; then
+            _omp=1
+        fi
+        log "  ${_procs} training process(es) with OMP_NUM_THREADS=${_omp} each (--train_omp_threads ${train_omp_threads})"
+        _train_env="env OMP_NUM_THREADS=${_omp}"
         if [ "${num_procs}" -gt 1 ]; then
             # CPU data parallelism: one process per rank, started by torchrun, gloo backend.
             _port=$(( 29500 + RANDOM % 1000 ))
             # shellcheck disable=SC2086
             run_logged "${asr_exp}/train.log" \
-                ${cuda_cmd} --name asr_train --num_threads "${num_procs}" "${asr_exp}/train.log" \
-                ${python} -m torch.distributed.run --nnodes 1 --nproc_per_node "${num_procs}" \
+                ${cuda_cmd} --name asr_train --num_threads "$(( _omp * _procs ))" "${asr_exp}/train.log" \
+                ${_train_env} ${python} -m torch.distributed.run --nnodes 1 --nproc_per_node "${num_procs}" \
                 --master_port "${_port}" -m "${train_module}" --ngpu 0 \
                 --multiprocessing_distributed false --dist_backend gloo ${_opts} ${asr_args}
         else
             # As ESPnet launches it: --ngpu N > 1 spawns one process per GPU (torch.distributed).
             # shellcheck disable=SC2086
             run_logged "${asr_exp}/train.log" \
-                ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name asr_train" \
+                ${python} -m espnet2.bin.launch \
+                --cmd "${cuda_cmd} --name asr_train --num_threads $(( _omp * _procs ))" \
                 --log "${asr_exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}" \
                 --init_file_prefix "${asr_exp}/.dist_init_" --multiprocessing_distributed true -- \
-                ${python} -m "${train_module}" ${_opts} ${asr_args}
+                ${_train_env} ${python} -m "${train_module}" ${_opts} ${asr_args}
         fi
     fi
 else

@@ -9,5 +9,6 @@ export PATH="${PWD}/utils:${PATH}"
 export LC_ALL=C.UTF-8
 export PYTHONIOENCODING=UTF-8
 export PYTHONUNBUFFERED=1
-# One BLAS thread per process unless the caller chose otherwise (jobs run in parallel).
+# One BLAS thread per process unless the caller chose otherwise (jobs run in parallel); asr.sh
+# gives the training job (stage 11) the cores instead (--train_omp_threads).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
