@@ -196,16 +196,26 @@ def variants(plan: Plan) -> dict[str, tuple[str, list[str]]]:
 # -- GPU utilization ------------------------------------------------------------------------------
 
 
-class GpuSampler:
-    """Samples ``nvidia-smi`` utilization every 0.5 s while a training runs (no-op without it)."""
+SMI_TIME = "%Y/%m/%d %H:%M:%S.%f"
 
-    def __init__(self, path: Path) -> None:
+
+class GpuSampler:
+    """Samples ``nvidia-smi`` every ``period_ms`` while a training runs (no-op without it).
+
+    What it measures: ``utilization.gpu``, the percentage of the driver's last sample period
+    (between 1/6 s and 1 s, driver-defined) during which at least one kernel was running on the
+    GPU. It is a "some kernel was active" figure, not SM occupancy or achieved FLOPs: one small
+    kernel at a time counts as 100%. Each row also carries the sample's wall-clock timestamp, so
+    :func:`busy_seconds` can integrate it over one epoch's training loop.
+    """
+
+    def __init__(self, path: Path, period_ms: int = 500) -> None:
         self.path = path
         self.proc: subprocess.Popen | None = None
         if shutil.which("nvidia-smi"):
-            query = "--query-gpu=utilization.gpu,memory.used"
+            query = "--query-gpu=timestamp,utilization.gpu,memory.used"
             self.proc = subprocess.Popen(
-                ["nvidia-smi", query, "--format=csv,noheader,nounits", "-lms", "500"],
+                ["nvidia-smi", query, "--format=csv,noheader,nounits", "-lms", str(period_ms)],
                 stdout=path.open("w"),
                 stderr=subprocess.DEVNULL,
             )
@@ -216,47 +226,96 @@ class GpuSampler:
             return None
         self.proc.terminate()
         self.proc.wait()
-        util, mem = [], []
-        for line in self.path.read_text().splitlines():
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) >= 2 and parts[0].isdigit():
-                util.append(float(parts[0]))
-                mem.append(float(parts[1]))
-        if not util:
+        samples = read_smi_samples(self.path)
+        if not samples:
             return None
+        util = [u for _, u, _ in samples]
         return {
             "util_mean": statistics.fmean(util),
             "util_median": statistics.median(util),
-            "mem_max_mib": max(mem),
+            "mem_max_mib": max(m for _, _, m in samples),
             "samples": len(util),
         }
+
+
+def read_smi_samples(path: Path) -> list[tuple[datetime.datetime, float, float]]:
+    """(timestamp, utilization %, memory MiB) rows of GPU 0 from a sampler's CSV file."""
+    out = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 3 or not parts[1].isdigit():
+            continue
+        try:
+            stamp = datetime.datetime.strptime(parts[0], SMI_TIME)
+            out.append((stamp, float(parts[1]), float(parts[2])))
+        except ValueError:
+            continue
+    return out
+
+
+def busy_seconds(
+    samples: list[tuple[datetime.datetime, float, float]],
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> float | None:
+    """Seconds in [start, end] with a kernel running: sum of utilization x sample interval.
+
+    Each sample's utilization is held from its timestamp to the next sample's (clipped to the
+    window). None when no sample falls in the window.
+
+    >>> t = [datetime.datetime(2026, 1, 1, 0, 0, s) for s in range(5)]
+    >>> rows = [(t[0], 100.0, 0.0), (t[1], 50.0, 0.0), (t[2], 0.0, 0.0), (t[3], 20.0, 0.0)]
+    >>> busy_seconds(rows, t[0], t[4])  # 1 + 0.5 + 0 + 0.2 (last one held to the window's end)
+    1.7
+    """
+    total, inside = 0.0, False
+    for i, (stamp, util, _) in enumerate(samples):
+        nxt = samples[i + 1][0] if i + 1 < len(samples) else end
+        lo, hi = max(stamp, start), min(nxt, end)
+        if hi > lo:
+            inside = inside or start <= stamp <= end
+            total += util / 100.0 * (hi - lo).total_seconds()
+    return round(total, 6) if inside else None
 
 
 # -- training -------------------------------------------------------------------------------------
 
 
-def train(
-    corpus: Corpus, out: Path, name: str, extra: list[str], max_epoch: int, ngpu: int
-) -> dict:
-    """Train (or continue) one variant up to ``max_epoch``; returns timing and GPU figures."""
-    exp = out / "exp" / name
-    exp.mkdir(parents=True, exist_ok=True)
+def train_command(
+    corpus: Corpus, config: Path, exp: Path, extra: list[str], max_epoch: int, ngpu: int
+) -> list[str]:
+    """The ``espnet_ddp.bin.asr_train`` command line of one variant (AMP on a GPU)."""
     cmd = [sys.executable, "-m", "espnet_ddp.bin.asr_train", *corpus.data_args()]
-    cmd += [*corpus.normalize_args(), "--config", str(out / "config.yaml")]
+    cmd += [*corpus.normalize_args(), "--config", str(config)]
     cmd += ["--output_dir", str(exp), "--ngpu", str(ngpu), "--seed", "0"]
     cmd += ["--max_epoch", str(max_epoch), "--resume", "true", "--use_tensorboard", "false"]
     cmd += ["--use_matplotlib", "false", "--num_att_plot", "0"]
     if ngpu:
         cmd += ["--use_amp", "true"]
-    cmd += extra
+    return cmd + extra
+
+
+def train(
+    corpus: Corpus,
+    out: Path,
+    name: str,
+    extra: list[str],
+    max_epoch: int,
+    ngpu: int,
+    smi_period_ms: int = 500,
+) -> dict:
+    """Train (or continue) one variant up to ``max_epoch``; returns timing and GPU figures."""
+    exp = out / "exp" / name
+    exp.mkdir(parents=True, exist_ok=True)
+    cmd = train_command(corpus, out / "config.yaml", exp, extra, max_epoch, ngpu)
     n = len(list(exp.glob("train*.log")))
-    sampler = GpuSampler(exp / f"nvidia_smi.{n}.csv")
+    sampler = GpuSampler(exp / f"nvidia_smi.{n}.csv", smi_period_ms)
     try:
         seconds = run_logged(cmd, exp / f"train.{n}.log", env_for_children())
     finally:
         gpu = sampler.stop()
     (exp / f"command.{n}.txt").write_text(" ".join(cmd) + "\n")
-    return {"process_seconds": seconds, "gpu": gpu, "command": cmd}
+    return {"process_seconds": seconds, "gpu": gpu, "command": cmd, "smi": f"nvidia_smi.{n}.csv"}
 
 
 def valid_acc(exp: Path) -> dict[int, float]:

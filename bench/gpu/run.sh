@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # GPU benchmark of espnet_ddp, one command, no network needed:
-#     bash bench/gpu/run.sh            # on a machine with one GPU
-#     bash bench/gpu/run.sh --small    # CPU smoke run of the whole pipeline (about 10 min)
-# Other options are passed to bench/gpu/bench.py (--help lists them).
+#     bash bench/gpu/run.sh            # on a machine with one GPU: the full benchmark (hours)
+#     bash bench/gpu/run.sh --quick    # 3 timing runs, fits one 9-minute command (quick.py)
+#     bash bench/gpu/run.sh --sweep    # WER of the candidate variants, trained concurrently,
+#                                      # fits one 9-minute command (sweep.py)
+#     bash bench/gpu/run.sh --small    # with any of the above: CPU smoke run of that pipeline
+# Other options are passed to bench.py, quick.py or sweep.py (--help lists them).
 #
 # It needs Python with torch and torchaudio. What else is missing is installed from
 # bench/gpu/offline/ (made beforehand by bench/gpu/fetch_wheels.sh on a machine with network):
 #   - espnet and its pure-Python dependencies -> a venv layered on the system's packages;
 #   - espeak-ng and flite (Debian packages) -> unpacked into a folder, never into /.
 set -euo pipefail
+export BENCH_T0=${BENCH_T0:-$(date +%s.%N)}  # quick.py reports the time spent before it started
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "${here}/../.." && pwd)
 offline=${here}/offline
@@ -23,7 +27,10 @@ if [ -z "${py}" ]; then
     if [ -x "${repo}/.venv/bin/python" ]; then py=${repo}/.venv/bin/python; else py=python3; fi
 fi
 "${py}" -c "import torch, torchaudio" 2>/dev/null || die "${py}: torch and torchaudio are needed"
-if ! "${py}" -c "import espnet2.tasks.asr" 2>/dev/null; then
+# Presence only: importing espnet2.tasks.asr costs ~28 s on the GPU machine (DESIGN.md section 5),
+# and the statistics stage imports it anyway, failing with its log tail if a dependency is missing.
+has_espnet() { "$1" -c "import importlib.util as u, sys; sys.exit(u.find_spec('espnet2') is None)"; }
+if ! has_espnet "${py}"; then
     [ -d "${offline}/wheels" ] || die "espnet is missing and ${offline}/wheels is absent: run \
 bench/gpu/fetch_wheels.sh on a machine with network first"
     venv=${work}/venv
@@ -36,7 +43,7 @@ bench/gpu/fetch_wheels.sh on a machine with network first"
             --find-links "${offline}/wheels" "${names[@]}"
     fi
     py=${venv}/bin/python
-    "${py}" -c "import espnet2.tasks.asr" || die "espnet still does not import (see above)"
+    has_espnet "${py}" || die "espnet is still missing from ${venv} (see above)"
 fi
 
 # 2. espeak-ng and flite.
@@ -65,8 +72,18 @@ if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null; then
     flite -t hello -o /dev/null || die "flite from ${root} does not run"
 fi
 
-# 3. The benchmark.
+# 3. The benchmark: --quick and --sweep choose the script, every other option goes to it.
+script=bench.py
+args=()
+for arg in "$@"; do
+    case "${arg}" in
+        --quick | --sweep)
+            [ "${script}" = bench.py ] || die "give one of --quick and --sweep"
+            script=${arg#--}.py ;;
+        *) args+=("${arg}") ;;
+    esac
+done
 export PYTHONPATH=${repo}:${repo}/bench${PYTHONPATH:+:${PYTHONPATH}}
 cd "${repo}"
-say "python: ${py}"
-exec "${py}" "${here}/bench.py" "$@"
+say "python: ${py}; ${script} ${args[*]:-}"
+exec "${py}" "${here}/${script}" ${args[@]+"${args[@]}"}
