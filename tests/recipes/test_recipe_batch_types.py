@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,13 @@ def trained(prepared):
     return train
 
 
-def expected_batches(batch_type: str, keys: list[str], tmp: Path) -> int | None:
-    """Batches of ESPnet's sampler over ``keys`` where the count does not depend on lengths."""
+def expected_batches(batch_type: str, n_keys: int, tmp: Path) -> int | None:
+    """Batches of ESPnet's sampler over ``n_keys`` utterances where the count does not depend on
+    their lengths (sorted, unsorted)."""
     if batch_type not in ("sorted", "unsorted"):
         return None
     shape = tmp / "keys_shape"
-    shape.write_text("".join(f"{k} 1\n" for k in keys))
+    shape.write_text("".join(f"utt{k:03d} 1\n" for k in range(n_keys)))
     sampler = build_batch_sampler(
         type=batch_type, batch_size=BATCH_SIZE, batch_bins=0, shape_files=[str(shape)]
     )
@@ -115,7 +117,7 @@ def test_stages_11_to_13_with_every_batch_type(trained, batch_type, tmp_path):
     record = json.loads((exp / "data_pruning" / "epoch1.json").read_text())
     assert record["kept_utterances"] == TRAIN_UTTS
     assert record["fed_seconds"] < 0.75 * record["kept_seconds"]  # batched at dropped lengths
-    want = expected_batches(batch_type, record["kept"], tmp_path)
+    want = expected_batches(batch_type, record["kept_utterances"], tmp_path)
     if want is not None:
         assert record["num_batches"] == want == 6
     else:
@@ -131,3 +133,19 @@ def test_training_job_gets_the_cores_as_omp_threads(trained):
     exp, _ = trained("numel")
     first = (exp / "train.log").read_text().splitlines()[0]
     assert f"env OMP_NUM_THREADS={len(os.sched_getaffinity(0))} " in first, first
+
+
+def test_cpu_training_decodes_on_cpu_when_gpu_inference_is_asked(prepared, trained):
+    """``--ngpu 0 --gpu_inference true`` without CUDA: a warning, then stage 12 on the CPU."""
+    recipe, env, args, _ = prepared
+    exp, _ = trained("numel")
+    config = ["--asr_config", str(prepared[3] / "train_numel.yaml")]
+    stage = ["--stage", "12", "--stop_stage", "12", "--gpu_inference", "true"]
+    run = run_recipe(recipe, [*args, *config, *stage], dict(env, CUDA_VISIBLE_DEVICES=""))
+    assert run.returncode == 0, run.report(recipe)
+    assert re.search(r"WARNING: --gpu_inference true but CUDA is not available.*on the CPU",
+                     run.output), run.output  # fmt: skip
+    logs = sorted(exp.glob("decode_*/test_clean/logdir/asr_inference.*.log"))
+    assert logs and all("--ngpu 0 " in log.read_text().splitlines()[0] for log in logs)
+    hyps = next(exp.glob("decode_*/test_clean/text")).read_text().splitlines()
+    assert len(hyps) == 4

@@ -31,7 +31,7 @@ num_procs=1              # CPU only (--ngpu 0): N > 1 trains N processes through
 train_omp_threads=auto   # OMP_NUM_THREADS of each training process; auto: cores / training processes.
 nj=32                    # Parallel jobs for data preparation and statistics.
 inference_nj=32          # Parallel jobs for decoding.
-gpu_inference=false      # Decode on GPU.
+gpu_inference=false      # Decode on GPU (checked before stage 1; see --help).
 dumpdir=dump             # Formatted features and audio.
 expdir=exp               # Experiments.
 python=python3           # Python interpreter.
@@ -98,7 +98,9 @@ Options (defaults in brackets):
       training job this machine's cores, shared by its processes (--num_procs, or --ngpu N > 1):
       max(1, cores / processes); 1 with cmd_backend=slurm (the job runs elsewhere: give a number).
       The other jobs run in parallel with OMP_NUM_THREADS=1 (path.sh).
-  --nj (${nj}) --inference_nj (${inference_nj}) --gpu_inference (${gpu_inference})
+  --nj (${nj}) --inference_nj (${inference_nj}) --gpu_inference (${gpu_inference}): when stage 12 will
+      run, CUDA is checked before stage 1 (local jobs only); without it asr.sh stops at once, or,
+      with --ngpu 0, warns and decodes on the CPU
   --dumpdir (${dumpdir}) --expdir (${expdir}) --python (${python}) --train_module (${train_module})
   --local_data_opts, --speed_perturb_factors, --audio_format (${audio_format}), --fs (${fs})
   --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
@@ -226,6 +228,24 @@ eval_sets() {
         done
     done
 }
+
+# Stage 12 on a GPU needs CUDA: find out now, not after training. Only for local jobs: with
+# another backend the jobs run on other machines. With --ngpu 0 (everything else on CPUs: asr.sh's
+# default is 1, so it was asked for) decoding falls back to the CPU; otherwise stop.
+if ! "${skip_eval}" && "${gpu_inference}" && [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] \
+    && [ "${cmd_backend:-local}" = local ]; then
+    _cuda=$(${python} -c 'import torch; print(int(torch.cuda.is_available()))' 2>/dev/null) \
+        || die "--gpu_inference true: could not import torch with ${python} to look for CUDA"
+    if [ "${_cuda}" != 1 ] && [ "${ngpu}" -eq 0 ]; then
+        log "WARNING: --gpu_inference true but CUDA is not available here (--ngpu 0):" \
+            "stage 12 decodes on the CPU (--gpu_inference false)"
+        gpu_inference=false
+    elif [ "${_cuda}" != 1 ]; then
+        die "--gpu_inference true but CUDA is not available here (torch.cuda.is_available() is" \
+            "False), so stage 12 would fail after training: decode on the CPU with --gpu_inference false" \
+            "(and train on CPUs with --ngpu 0, which also decodes on the CPU)"
+    fi
+fi
 
 log "recipe: $(pwd)"
 log "asr_exp=${asr_exp} asr_stats_dir=${asr_stats_dir} token_list=${token_list}"
