@@ -403,7 +403,7 @@ def score(corpus: Corpus, out: Path, name: str) -> dict[str, dict[str, float]]:
     """WER and CER (%) of one model on every test set."""
     from espnet_ddp.tools import score_asr
     from espnet_ddp.tools.datadir import read_kv, write_kv
-    from espnet_ddp.tools.results_md import parse_result
+    from espnet_ddp.tools.write_results_md import parse_result
 
     hyp_all = read_kv(out / "exp" / name / "decode" / "text")
     results: dict[str, dict[str, float]] = {}

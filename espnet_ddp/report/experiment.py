@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from espnet_ddp.report.pruning_log import PruningLog, read_pruning_log
-from espnet_ddp.report.results_md import Score, pick_decode_tag, read_results_md
+from espnet_ddp.report.read_results_md import Score, pick_decode_tag, read_results_md
 from espnet_ddp.report.strategy import Strategy, strategy_from_config
 from espnet_ddp.report.train_log import TrainLog, read_train_log
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from espnet_ddp.report.experiment import Experiment
-from espnet_ddp.report.results_md import METRICS
+from espnet_ddp.report.read_results_md import METRICS
 
 SAMPLE_RATE_TEST_SET = re.compile(r"^(?P<base>.+)_sr(?P<rate>\d+)_(?P<mode>asis|back)$")
 

@@ -4,7 +4,7 @@ Writes ``ref.trn`` / ``hyp.trn`` (``TOKENS (speaker-utterance)``, characters as 
 ``<space>`` between words for CER, as ESPnet does) and ``result.txt``: sclite's full report when
 sclite is found (on PATH, at /usr/lib/sctk/bin/sclite, or as ``sctk sclite``), otherwise a report
 from ``edit_distance`` with the same summary lines (``Sum/Avg`` percentages, ``Sum`` counts), so
-``results_md`` reads both. Utterances without a hypothesis are scored as empty output.
+``write_results_md`` reads both. Utterances without a hypothesis are scored as empty output.
 
     python -m espnet_ddp.tools.score_asr --metric wer data/test/text decode/test/text \\
         data/test/utt2spk decode/test/score_wer

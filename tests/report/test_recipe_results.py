@@ -1,4 +1,5 @@
-"""The recipe's RESULTS.md (espnet_ddp.tools.results_md over sclite reports) reads back right."""
+"""The recipe's RESULTS.md (``espnet_ddp.tools.write_results_md`` over sclite reports) is read
+back right by ``espnet_ddp.report``."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def trn(lines: list[str], path: Path) -> Path:
 
 
 def test_results_md_of_the_recipe_round_trips(tmp_path: Path) -> None:
-    results_md = pytest.importorskip("espnet_ddp.tools.results_md")
+    writer = pytest.importorskip("espnet_ddp.tools.write_results_md")
     sclite = sclite_command()
     if sclite is None:
         pytest.skip("sclite (Debian package sctk) is not installed")
@@ -48,7 +49,7 @@ def test_results_md_of_the_recipe_round_trips(tmp_path: Path) -> None:
         (score / "result.txt").write_text(report.stdout)
         summary = re.search(r"\|\s*Sum/Avg\s*\|[^|]*\|([^|]*)\|", report.stdout)
         expected[test_set] = float(summary[1].split()[4])  # Corr Sub Del Ins Err S.Err
-    (exp / "RESULTS.md").write_text(results_md.results_markdown(exp))
+    (exp / "RESULTS.md").write_text(writer.results_markdown(exp))
     plain, by_rate = split_error_rates(load_experiment(exp))
     assert plain["WER"] == {"test": expected["test"]}
     assert by_rate == {"test": {"asis": {8000: expected["test_sr8000_asis"]}}}

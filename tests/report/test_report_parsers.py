@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from espnet_ddp.report.results_md import parse_results_md, pick_decode_tag
+from espnet_ddp.report.read_results_md import parse_results_md, pick_decode_tag
 from espnet_ddp.report.strategy import strategy_from_config
 from espnet_ddp.report.timespan import parse_timespan
 from espnet_ddp.report.train_log import parse_stats, parse_train_log

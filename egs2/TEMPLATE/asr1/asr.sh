@@ -548,7 +548,7 @@ if ! "${skip_eval}"; then
                     || die "stage 13: scoring ${metric} of ${dset} failed"
             done
         done
-        ${python} -m espnet_ddp.tools.results_md "${asr_exp}" >"${asr_exp}/RESULTS.md" \
+        ${python} -m espnet_ddp.tools.write_results_md "${asr_exp}" >"${asr_exp}/RESULTS.md" \
             || die "stage 13: could not write ${asr_exp}/RESULTS.md"
         cat "${asr_exp}/RESULTS.md" >&2
     fi
