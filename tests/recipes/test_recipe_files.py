@@ -33,6 +33,18 @@ GRID = {
     "train_asr_tmask_tdrop0.3": ("none", None, "chunk", 0.3, "time_mask"),
     "train_asr_e2h0.7_chunk0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.7_chunk0.3_wa": ("easy2hard", 0.7, "chunk", 0.3, "full"),
+    "train_asr_e2h0.6": ("easy2hard", 0.6, "none", None, "full"),
+    "train_asr_e2h0.7_frames0.3": ("easy2hard", 0.7, "frames", 0.3, "full"),
+    "train_asr_e2h0.7_tempo0.3": ("easy2hard", 0.7, "tempo", 0.3, "full"),
+    "train_asr_e2h0.7_energy0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
+    "train_asr_e2h0.7_chunk0.3_decay": ("easy2hard", 0.7, "chunk", 0.3, "full"),
+    "train_asr_e2h0.7_chunk0.3_byscore": ("easy2hard", 0.7, "chunk", 0.3, "full"),
+}
+# the keys each variant adds to time_drop_conf besides drop_ratio, chunk_ms and its schedule
+EXTRA_DROP_KEYS = {
+    "train_asr_e2h0.7_energy0.3": {"select": "energy"},
+    "train_asr_e2h0.7_chunk0.3_decay": {"drop_schedule": "linear_decay"},
+    "train_asr_e2h0.7_chunk0.3_byscore": {"ratio_by_score": True},
 }
 
 
@@ -110,6 +122,9 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(name):
     assert drop_conf.get("drop_ratio") == ratio
     if mode == "chunk":
         assert drop_conf["chunk_ms"] == 20
+    extra = {k: v for k, v in drop_conf.items()
+             if k not in ("drop_ratio", "chunk_ms", "warmup_epochs", "anneal_epochs")}
+    assert extra == EXTRA_DROP_KEYS.get(name, {})
     schedule = (drop_conf.get("warmup_epochs", 0), drop_conf.get("anneal_epochs", 0))
     assert schedule == ((18, 12) if name.endswith("_wa") else (0, 0))
     assert sum(schedule) < base["max_epoch"]

@@ -58,17 +58,23 @@ EOF
 
 # Time-wise dropping: drop MODE RATIO
 drop() {
+    local pct
+    pct=$(awk -v r="$2" 'BEGIN { printf "%d", r * 100 }')
     echo
-    if [ "$1" = chunk ]; then
-        echo "# espnet_ddp, time-wise: $(awk -v r="$2" 'BEGIN { printf "%d", r * 100 }')% of every training waveform removed as 20 ms chunks."
-    else
-        echo "# espnet_ddp, time-wise: $(awk -v r="$2" 'BEGIN { printf "%d", r * 100 }')% of every training waveform removed as single samples."
-    fi
+    case "$1" in
+        chunk) echo "# espnet_ddp, time-wise: ${pct}% of every training waveform removed as 20 ms chunks." ;;
+        point) echo "# espnet_ddp, time-wise: ${pct}% of every training waveform removed as single samples." ;;
+        frames) echo "# espnet_ddp, time-wise: ${pct}% of every utterance's feature frames removed in blocks of one encoder frame." ;;
+        tempo) echo "# espnet_ddp, time-wise: every training waveform played ${pct}% shorter (WSOLA, pitch kept)." ;;
+    esac
     echo "time_drop: $1"
     echo "time_drop_conf:"
     echo "    drop_ratio: $2"
     if [ "$1" = chunk ]; then echo "    chunk_ms: 20"; fi
 }
+select_energy() { echo "    select: energy            # silence and pauses go first"; }
+linear_decay() { echo "    drop_schedule: linear_decay   # the ratio falls to 0 by the last epoch"; }
+by_score() { echo "    ratio_by_score: true      # easy utterances lose more, hard ones less, same mean"; }
 
 # Full-length audio in the first and last epochs of a dropping run: drop_schedule WARMUP ANNEAL
 drop_schedule() {
@@ -140,4 +146,16 @@ write train_asr_e2h0.7_chunk0.3 "Easy2hard keep 0.7 + 20 ms chunk dropping 0.3: 
     body "pruning easy2hard 0.7" "drop chunk 0.3"
 write train_asr_e2h0.7_chunk0.3_wa "Easy2hard 0.7 + 20 ms chunks 0.3, full-length audio in the first 18 and last 12 of 75 epochs." \
     body "pruning easy2hard 0.7" "drop chunk 0.3" drop_warm18_anneal12
+write train_asr_e2h0.6 "Easy2hard, keep 0.6 (keep-ratio sweep)." \
+    body "pruning easy2hard 0.6"
+write train_asr_e2h0.7_frames0.3 "Easy2hard 0.7 + frame dropping 0.3 (blocks of one encoder frame, after the frontend)." \
+    body "pruning easy2hard 0.7" "drop frames 0.3"
+write train_asr_e2h0.7_tempo0.3 "Easy2hard 0.7 + tempo 0.3 (every kept utterance 30% shorter by WSOLA)." \
+    body "pruning easy2hard 0.7" "drop tempo 0.3"
+write train_asr_e2h0.7_energy0.3 "Easy2hard 0.7 + 20 ms chunks 0.3, the quietest chunks first." \
+    body "pruning easy2hard 0.7" "drop chunk 0.3" select_energy
+write train_asr_e2h0.7_chunk0.3_decay "Easy2hard 0.7 + 20 ms chunks, ratio falling linearly from 0.3 to 0." \
+    body "pruning easy2hard 0.7" "drop chunk 0.3" linear_decay
+write train_asr_e2h0.7_chunk0.3_byscore "Easy2hard 0.7 + 20 ms chunks 0.3 on average, more from easy utterances." \
+    body "pruning easy2hard 0.7" "drop chunk 0.3" by_score
 echo "$0: wrote $(ls "${out}"/train_asr_*.yaml | wc -l) configs to ${out}"
