@@ -3,9 +3,9 @@
 FSDD holds single spoken digits, ``recordings/{digit}_{speaker}_{index}.wav`` (or ``.flac``),
 8 kHz mono, 50 clips per digit and speaker. This module strings clips of one speaker together
 into utterances of ``--min_digits`` to ``--max_digits`` digits, with a pause before, between and
-after the digits (uniform in ``--min_pause_ms``..``--max_pause_ms``, filled with white noise at the
-speaker's own noise floor), resampled to ``--fs``. Clips are never trimmed, so an utterance has
-exactly ``sum(clip samples at fs) + sum(pauses)`` samples. Words are the digit names
+after the digits (uniform in ``--min_pause_ms``..``--max_pause_ms``, noise at the speaker's own
+noise floor, limited to the clips' band), resampled to ``--fs``. Clips are never trimmed, so an
+utterance has exactly ``sum(clip samples at fs) + sum(pauses)`` samples. Words are the digit names
 (``THREE SEVEN``). Sets, all derived from ``--seed``:
 
 - ``train``: the training speakers' clips with index > ``--dev_max_index`` (FSDD's own split);
@@ -107,7 +107,7 @@ class Utterance:
 class Options:
     """What to build; validated on construction, errors name the command-line option."""
 
-    num_train: int = 2000
+    num_train: int = 1500
     num_dev: int = 200
     num_test: int = 300
     test_speakers: tuple[str, ...] = ("jackson", "theo")
@@ -187,8 +187,9 @@ def missing_indices(clips: Iterable[Clip]) -> list[str]:
     return problems
 
 
-def read_clip(clip: Clip, fs: int) -> np.ndarray:
-    """The clip's samples at ``fs`` (mono float32); raises ValueError naming the file."""
+def read_clip(clip: Clip, fs: int) -> tuple[np.ndarray, int]:
+    """The clip's samples at ``fs`` (mono float32) and its own sampling rate; raises ValueError
+    naming the file."""
     if not clip.path.exists():
         raise ValueError(f"clip {clip.path}: missing audio file (broken link?)")
     try:
@@ -197,7 +198,7 @@ def read_clip(clip: Clip, fs: int) -> np.ndarray:
         raise ValueError(f"clip {clip.path}: unreadable audio file ({e})") from e
     if x.size == 0:
         raise ValueError(f"clip {clip.path}: empty audio file")
-    return resample(to_mono(x), int(sr), fs)
+    return resample(to_mono(x), int(sr), fs), int(sr)
 
 
 def noise_floor(x: np.ndarray, fs: int) -> float:
@@ -286,41 +287,74 @@ def plan_corpus(clips: Sequence[Clip], opts: Options) -> dict[str, list[Utteranc
     }
 
 
-def render(plan: Utterance, audio: Mapping[str, np.ndarray], floor: float) -> np.ndarray:
-    """The utterance's samples: noise at ``floor`` RMS in the pauses, the clips untouched."""
+@dataclass(frozen=True)
+class Background:
+    """A speaker's recording background: the level of the pauses and the band the clips cover.
+
+    ``rms`` is the median noise floor of their clips; ``band`` the fraction of the output band
+    (0..fs/2) their sampling rate covers (0.5 for 8 kHz clips at 16 kHz).
+    """
+
+    rms: float
+    band: float
+
+
+def pause_noise(n: int, bg: Background, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of white noise at ``bg.rms``, low-passed to ``bg.band``: a pause carries no
+    energy where the clips have none, so it is no spectral cue."""
+    if n == 0 or bg.rms == 0:
+        return np.zeros(n, dtype=np.float32)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    spec[max(1, int(bg.band * len(spec))) :] = 0
+    spec[0] = 0
+    x = np.fft.irfft(spec, n)
+    std = x.std()
+    return (x * (bg.rms / std) if std > 0 else x).astype(np.float32)
+
+
+def render(plan: Utterance, audio: Mapping[str, np.ndarray], bg: Background) -> np.ndarray:
+    """The utterance's samples: the clips untouched, pauses of noise like their background."""
     rng = np.random.default_rng(plan.noise_seed)
-    parts = [(floor * rng.standard_normal(plan.pauses[0])).astype(np.float32)]
+    parts = [pause_noise(plan.pauses[0], bg, rng)]
     for clip, pause in zip(plan.clips, plan.pauses[1:]):
         parts.append(audio[clip.name])
-        parts.append((floor * rng.standard_normal(pause)).astype(np.float32))
+        parts.append(pause_noise(pause, bg, rng))
     return np.concatenate(parts)
 
 
-def load_audio(clips: Sequence[Clip], fs: int) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Every clip at ``fs`` by name, and the problems (unreadable, empty, missing files)."""
+def load_audio(
+    clips: Sequence[Clip], fs: int
+) -> tuple[dict[str, np.ndarray], dict[str, int], list[str]]:
+    """Every clip at ``fs`` and its own rate, by name, and the problems (unreadable, empty,
+    missing files)."""
     audio: dict[str, np.ndarray] = {}
+    rates: dict[str, int] = {}
     problems = []
     for c in clips:
         try:
-            audio[c.name] = read_clip(c, fs)
+            audio[c.name], rates[c.name] = read_clip(c, fs)
         except ValueError as e:
             problems.append(str(e))
-    return audio, problems
+    return audio, rates, problems
 
 
-def speaker_floors(audio: Mapping[str, np.ndarray], clips: Sequence[Clip], fs: int) -> dict:
-    """Speaker -> the median noise floor of their clips (the level of the pauses)."""
-    per: dict[str, list[float]] = defaultdict(list)
+def speaker_backgrounds(
+    audio: Mapping[str, np.ndarray], rates: Mapping[str, int], clips: Sequence[Clip], fs: int
+) -> dict[str, Background]:
+    """Speaker -> the background of their pauses (median floor, narrowest band of their clips)."""
+    floors: dict[str, list[float]] = defaultdict(list)
+    band: dict[str, float] = {}
     for c in clips:
-        per[c.speaker].append(noise_floor(audio[c.name], fs))
-    return {s: float(np.median(v)) for s, v in per.items()}
+        floors[c.speaker].append(noise_floor(audio[c.name], fs))
+        band[c.speaker] = min(band.get(c.speaker, 1.0), rates[c.name] / fs)
+    return {s: Background(float(np.median(v)), band[s]) for s, v in floors.items()}
 
 
 def write_set(
     plans: Sequence[Utterance],
     set_name: str,
     audio: Mapping[str, np.ndarray],
-    floors: Mapping[str, float],
+    backgrounds: Mapping[str, Background],
     wav_dir: Path,
     data_dir: Path,
     fs: int,
@@ -334,7 +368,8 @@ def write_set(
         utt = plan.utt_id(set_name, n)
         path = out / f"{utt}.flac"
         tmp = out / f"{utt}.tmp.flac"
-        soundfile.write(str(tmp), render(plan, audio, floors[plan.speaker]), fs, subtype="PCM_16")
+        x = render(plan, audio, backgrounds[plan.speaker])
+        soundfile.write(str(tmp), x, fs, subtype="PCM_16")
         tmp.replace(path)
         d.wav[utt] = str(path)
         d.text[utt] = plan.text
@@ -356,14 +391,14 @@ def build(corpus: Path, data_root: Path, wav_dir: Path, opts: Options) -> list[s
         return problems
     problems += missing_indices(clips)
     problems += check_pools(clips, opts)
-    audio, unreadable = load_audio(clips, opts.fs)
+    audio, rates, unreadable = load_audio(clips, opts.fs)
     problems += unreadable
     if problems:
         return problems
-    floors = speaker_floors(audio, clips, opts.fs)
+    backgrounds = speaker_backgrounds(audio, rates, clips, opts.fs)
     lengths = {name: len(x) for name, x in audio.items()}
     for set_name, plans in plan_corpus(clips, opts).items():
-        d = write_set(plans, set_name, audio, floors, wav_dir, data_root, opts.fs)
+        d = write_set(plans, set_name, audio, backgrounds, wav_dir, data_root, opts.fs)
         seconds = sum(plan.num_samples(lengths) for plan in plans)
         speakers = " ".join(sorted(d.spk2utt()))
         print(

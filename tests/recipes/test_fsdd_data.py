@@ -109,6 +109,18 @@ def test_clips_are_untouched_and_pauses_quiet(built, tree):
     assert pos == len(y)
 
 
+def test_pauses_are_the_background_level_and_band(built):
+    """Noise at the clips' floor (0.002 RMS here), nothing above 4 kHz (the 8 kHz clips' band)."""
+    d, comp = read_set(built, "train")
+    utt, line = max(comp.items(), key=lambda kv: int(kv[1].split()[0]))
+    pause = int(line.split()[0])
+    y, _ = sf.read(d.wav[utt], dtype="float64")
+    rms = np.sqrt((y[:pause] ** 2).mean())
+    assert 0.0012 < rms < 0.0025, rms
+    power = np.abs(np.fft.rfft(y[:pause])) ** 2
+    assert power[len(power) // 2 + 2 :].sum() < 1e-3 * power.sum()
+
+
 def test_split_by_speaker_and_clip_index(built):
     clips = {s: [c for line in read_set(built, s)[1].values() for c in parse(line)[1]]
              for s in ("train", "dev", "test")}  # fmt: skip
