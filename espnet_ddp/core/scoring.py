@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+
+import numpy as np
 
 
 def utterance_scores(
@@ -27,7 +28,28 @@ def utterance_scores(
     >>> utterance_scores([4.0], [2.0], [2], ctc_weight=0.5)
     [1.5]
     """
-    if not (len(ctc) == len(att) == len(tokens)):
+    return utterance_scores_array(
+        ctc, att, tokens, score=score, ctc_weight=ctc_weight, normalize=normalize,
+        has_ctc=has_ctc, has_att=has_att,
+    ).tolist()  # fmt: skip
+
+
+def utterance_scores_array(
+    ctc: Sequence[float] | np.ndarray,
+    att: Sequence[float] | np.ndarray,
+    tokens: Sequence[int] | np.ndarray,
+    *,
+    score: str = "hybrid",
+    ctc_weight: float = 0.5,
+    normalize: str = "tokens",
+    has_ctc: bool = True,
+    has_att: bool = True,
+) -> np.ndarray:
+    """:func:`utterance_scores` as a float64 array (vectorized; NaN for non-finite scores)."""
+    ctc = np.asarray(ctc, dtype=np.float64).reshape(-1)
+    att = np.asarray(att, dtype=np.float64).reshape(-1)
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    if not (ctc.size == att.size == tokens.size):
         raise ValueError("ctc, att and tokens must have the same length")
     use_ctc = has_ctc and score in ("hybrid", "ctc")
     use_att = has_att and score in ("hybrid", "att")
@@ -39,14 +61,13 @@ def utterance_scores(
         w_ctc, w_att = ctc_weight, 1.0 - ctc_weight
     else:
         w_ctc, w_att = float(use_ctc), float(use_att)
-    out = []
-    for c, a, n in zip(ctc, att, tokens, strict=True):
-        value = 0.0
+    value = np.zeros(ctc.size, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
         if w_ctc:
-            value += w_ctc * c
+            value = value + w_ctc * ctc
         if w_att:
-            value += w_att * a
+            value = value + w_att * att
         if normalize == "tokens":
-            value /= max(int(n), 1)
-        out.append(value if math.isfinite(value) else float("nan"))
-    return out
+            value = value / np.maximum(tokens, 1)
+    value[~np.isfinite(value)] = np.nan
+    return value

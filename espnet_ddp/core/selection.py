@@ -26,9 +26,12 @@ The result depends only on (ids, scores, epoch, config), so every rank computes 
 
 import hashlib
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from espnet_ddp.core.config import PruningConfig
 from espnet_ddp.core.rounding import round_half_up
@@ -42,13 +45,15 @@ class EpochSelection:
     """The utterances kept for one epoch, with loss weights; the same on every rank.
 
     Responsible for describing the choice; not for batching or sharding it (the glue's
-    iterator factory does that).
+    iterator factory does that). ``kept_index`` holds the kept utterances' positions in the
+    sorted id list the selection was made from (:func:`select_scored`).
 
     >>> table = ScoreTable(); table.update(["a", "b", "c", "d"], [0.4, 0.1, 0.3, 0.2])
     0
     >>> cfg = PruningConfig(strategy="easy", keep_ratio=0.5)
-    >>> select_epoch(["a", "b", "c", "d"], table, epoch=2, max_epoch=5, cfg=cfg).kept
-    ('b', 'd')
+    >>> sel = select_epoch(["a", "b", "c", "d"], table, epoch=2, max_epoch=5, cfg=cfg)
+    >>> sel.kept, sel.kept_index.tolist()
+    (('b', 'd'), [1, 3])
     """
 
     epoch: int
@@ -58,6 +63,7 @@ class EpochSelection:
     weights: Mapping[str, float] = field(default_factory=dict)
     total: int = 0
     unscored_kept: int = 0
+    kept_index: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def kept_ratio(self) -> float:
@@ -102,39 +108,78 @@ def select_epoch(
     for a, b in zip(ids, ids[1:], strict=False):
         if a == b:
             raise ValueError(f"duplicate utterance id {a!r} in the training set")
+    return select_scored(ids, table.values_for(ids), epoch, max_epoch, cfg)
+
+
+def select_scored(
+    ids: Sequence[str], scores: np.ndarray, epoch: int, max_epoch: int, cfg: PruningConfig
+) -> EpochSelection:
+    """:func:`select_epoch` on arrays: ``ids`` sorted and distinct, ``scores`` aligned with
+    them (NaN = unscored). Vectorized except infobatch's per-utterance draws."""
+    n_all = len(ids)
+    scores = np.asarray(scores)
+    if scores.shape != (n_all,):
+        raise ValueError(f"got {n_all} utterance ids but {scores.shape} scores")
     phase = pruning_phase(epoch, max_epoch, cfg)
     if not phase.is_pruned:
-        return EpochSelection(epoch, cfg.strategy, phase, tuple(ids), {}, len(ids), 0)
-
-    scored: list[tuple[float, str]] = []
-    unscored: list[str] = []
-    for u in ids:
-        s = table.get(u)
-        if s is None:
-            unscored.append(u)
-        else:
-            scored.append((s, u))
-    chosen, weights = _choose(scored, epoch, phase, cfg)
-    kept = tuple(sorted(chosen + unscored))
+        every = np.arange(n_all, dtype=np.int64)
+        return EpochSelection(epoch, cfg.strategy, phase, tuple(ids), {}, n_all, 0, every)
+    is_scored = ~np.isnan(scores)
+    scored = np.flatnonzero(is_scored)
+    unscored = np.flatnonzero(~is_scored)
+    chosen, weights = _choose(ids, scores, scored, epoch, phase, cfg)
+    kept_mask = ~is_scored
+    kept_mask[chosen] = True
+    kept_index = np.flatnonzero(kept_mask)
     return EpochSelection(
-        epoch, cfg.strategy, phase, kept, weights, len(ids), len(unscored)
-    )
+        epoch, cfg.strategy, phase, _pick(ids, kept_index), weights, n_all, int(unscored.size),
+        kept_index,
+    )  # fmt: skip
+
+
+def argsort_by_score(scores: np.ndarray) -> np.ndarray:
+    """Ascending order of finite ``scores``, ties in input order (as a stable argsort).
+
+    Sorts unique 64-bit keys (the float32 score's order-preserving bits, then the position)
+    with numpy's faster unstable sort.
+
+    >>> argsort_by_score(np.array([0.5, -1.0, 0.5, 0.0, -0.0], dtype=np.float32)).tolist()
+    [1, 3, 4, 0, 2]
+    """
+    bits = (np.asarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.uint32)  # -0 -> +0
+    flip = np.where(bits >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+    keys = (bits ^ flip).astype(np.uint64) << np.uint64(32)
+    keys |= np.arange(bits.size, dtype=np.uint64)
+    return (np.sort(keys) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
+def _pick(ids: Sequence[str], index: np.ndarray) -> tuple[str, ...]:
+    if index.size == 0:
+        return ()
+    if index.size == 1:
+        return (ids[int(index[0])],)
+    return operator.itemgetter(*index.tolist())(ids)
 
 
 def _choose(
-    scored: list[tuple[float, str]], epoch: int, phase: EpochPhase, cfg: PruningConfig
-) -> tuple[list[str], dict[str, float]]:
-    """Apply the strategy to ``scored`` (``(score, id)`` pairs sorted by id)."""
-    n = len(scored)
+    ids: Sequence[str],
+    scores: np.ndarray,
+    scored: np.ndarray,
+    epoch: int,
+    phase: EpochPhase,
+    cfg: PruningConfig,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Apply the strategy to the ``scored`` positions (ascending, i.e. by id)."""
+    n = scored.size
     if n == 0:
-        return [], {}
+        return scored, {}
     if cfg.strategy == "infobatch":
-        return _infobatch(scored, epoch, cfg)
+        return _infobatch(ids, scores, scored, epoch, cfg)
     k = keep_count(n, cfg.keep_ratio)
     if cfg.strategy == "random":
         picks = epoch_rng(cfg.seed, epoch).choice(n, size=k, replace=False)
-        return [scored[i][1] for i in picks.tolist()], {}
-    by_score = [u for _, u in sorted(scored)]
+        return scored[picks], {}
+    by_score = scored[argsort_by_score(scores[scored])]
     if cfg.strategy == "easy":
         return by_score[:k], {}
     if cfg.strategy == "hard":
@@ -147,16 +192,17 @@ def _choose(
 
 
 def _infobatch(
-    scored: list[tuple[float, str]], epoch: int, cfg: PruningConfig
-) -> tuple[list[str], dict[str, float]]:
-    mean = math.fsum(s for s, _ in scored) / len(scored)
+    ids: Sequence[str], scores: np.ndarray, scored: np.ndarray, epoch: int, cfg: PruningConfig
+) -> tuple[np.ndarray, dict[str, float]]:
+    values = scores[scored].astype(np.float64)
+    mean = math.fsum(values.tolist()) / values.size
     weight = 1.0 / (1.0 - cfg.prune_prob)
-    kept: list[str] = []
+    keep = np.ones(scored.size, dtype=bool)
     weights: dict[str, float] = {}
-    for s, u in scored:
-        if s < mean:
-            if utt_rng(cfg.seed, epoch, u, stream=STREAM_INFOBATCH).random() < cfg.prune_prob:
-                continue
+    for j in np.flatnonzero(values < mean).tolist():
+        u = ids[int(scored[j])]
+        if utt_rng(cfg.seed, epoch, u, stream=STREAM_INFOBATCH).random() < cfg.prune_prob:
+            keep[j] = False
+        else:
             weights[u] = weight
-        kept.append(u)
-    return kept, weights
+    return scored[keep], weights

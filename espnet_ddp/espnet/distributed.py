@@ -1,4 +1,4 @@
-"""The few torch.distributed calls the plugin needs, as ESPnet launched them."""
+"""The few torch.distributed calls the plugin needs, as ESPnet launched them (gather, broadcast)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,12 @@ def gather_objects(obj: Any, ranks: RankInfo) -> list[Any]:
     out: list[Any] = [None] * ranks.world_size
     torch.distributed.all_gather_object(out, obj)
     return out
+
+
+def broadcast_object(obj: Any, ranks: RankInfo, src: int = 0) -> Any:
+    """Rank ``src``'s ``obj`` on every rank (the others' ``obj`` is ignored)."""
+    if not ranks.distributed:
+        return obj
+    box = [obj if ranks.rank == src else None]
+    torch.distributed.broadcast_object_list(box, src=src)
+    return box[0]

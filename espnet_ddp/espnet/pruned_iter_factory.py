@@ -60,6 +60,7 @@ class PrunedIterFactory(AbsIterFactory):
 
     def build_iter(self, epoch: int, shuffle: bool | None = None) -> PlannedEpochIterator:
         plan = self.run.plan_epoch(epoch)
+        self.run.check_plan(plan)  # all ranks agree before the first batch (collective)
         ranks = self.run.ranks
         batches = plan.batches
         if ranks.distributed:

@@ -80,7 +80,7 @@ class PruningTrainer(Trainer):
             ]
         stats = {
             "ddp_kept_ratio": plan.selection.kept_ratio,
-            "ddp_fed_hours": sum(plan.fed_lengths.values()) / run.fs / 3600,
+            "ddp_fed_hours": plan.fed_samples / run.fs / 3600,
             "ddp_batches": float(len(plan.batches)),
             "ddp_plan_time": plan.plan_seconds,
         }

@@ -176,3 +176,55 @@ def test_load_corrupt_content_names_file(tmp_path, content):
 def test_load_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         ScoreTable.load(tmp_path / "nope.json")
+
+
+# -- the array form ---------------------------------------------------------------------------
+
+
+def test_update_at_matches_update_with_duplicates_and_ema():
+    ids = [f"u{i}" for i in range(6)]
+    by_id, by_pos = ScoreTable(ema=0.5, utt_ids=ids), ScoreTable(ema=0.5, utt_ids=ids)
+    rounds = [
+        (["u3", "u1", "u3", "u5"], [1.0, 2.0, 3.0, float("nan")]),
+        (["u1", "u1", "u0"], [4.0, float("inf"), 0.25]),
+    ]
+    for utts, values in rounds:
+        skipped = by_id.update(utts, values)
+        assert by_pos.update_at(np.array([ids.index(u) for u in utts]), np.array(values)) == skipped
+    assert by_pos.scores() == by_id.scores() == {"u0": 0.25, "u1": 3.0, "u3": 3.0}
+    assert np.isnan(by_pos.values[[2, 4, 5]]).all() and by_pos.nonfinite_total == 2
+    with pytest.raises(ValueError):
+        by_pos.values[0] = 1.0  # read-only view
+
+
+def test_scores_are_stored_as_float32():
+    t = ScoreTable()
+    t.update(["a"], [0.1])
+    assert t.get("a") == float(np.float32(0.1)) != 0.1
+    assert t.values.dtype == np.float32
+
+
+def test_binary_round_trip_and_its_id_list(tmp_path):
+    ids = ["utt-a", "utt-b", "utt-c", "utt-d"]
+    t = ScoreTable(ema=0.25, utt_ids=ids)
+    t.update(["utt-c", "utt-a", "utt-d"], [0.5, 1.0 / 3.0, float("nan")])
+    path = tmp_path / "scores.npz"
+    t.save(path)
+    u = ScoreTable.load(path, utt_ids=ids)
+    assert u.scores() == t.scores() and u.nonfinite_total == 1 and u.ema == 0.25
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.npz"]
+    with pytest.raises(ValueError, match="another utterance list"):
+        ScoreTable.load(path, utt_ids=ids[:3])
+    with pytest.raises(ValueError, match="needs the utterance id list"):
+        ScoreTable.load(path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="scores.npz"):
+        ScoreTable.load(path, utt_ids=ids)
+
+
+def test_values_for_reads_any_id_order():
+    t = ScoreTable(utt_ids=["a", "b", "c"])
+    t.update(["c", "a"], [3.0, 1.0])
+    assert t.values_for(["c", "zz", "a", "b"]).tolist()[::2] == [3.0, 1.0]
+    assert np.isnan(t.values_for(["c", "zz", "a", "b"])[[1, 3]]).all()
+    assert t.stats_at(np.array([0, 1])) == {"min": 1.0, "mean": 1.0, "max": 1.0}

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import yaml
 from conftest import TINY_EPOCHS, log_tail, run_module
 
+from espnet_ddp.report.pruning_log import read_pruning_log
+
 KEEP = 0.5
 DROP = 0.3
 
 
 def load_epochs(exp: Path) -> list[dict]:
-    return [
-        json.loads((exp / "data_pruning" / f"epoch{e}.json").read_text())
-        for e in range(1, TINY_EPOCHS + 1)
-    ]
+    """Each epoch's record, with its kept ids and scores read from the binary part."""
+    log = read_pruning_log(exp)
+    assert [e.epoch for e in log.epochs] == list(range(1, TINY_EPOCHS + 1))
+    return [{**e.raw, "kept": e.kept, "scores": e.scores} for e in log.epochs]
 
 
 def read_shapes(path: Path) -> dict[str, int]:
@@ -124,6 +125,6 @@ def test_config_has_stock_components_and_decodes_with_stock_espnet(tiny_experime
 
 def test_score_files_keep_the_last_two_epochs(tiny_experiment):
     d = tiny_experiment / "data_pruning"
-    present = sorted(p.name for p in d.glob("scores_epoch*.json"))
-    assert present == [f"scores_epoch{TINY_EPOCHS - 1}.json", f"scores_epoch{TINY_EPOCHS}.json"]
+    present = sorted(p.name for p in d.glob("scores_epoch*"))
+    assert present == [f"scores_epoch{TINY_EPOCHS - 1}.npz", f"scores_epoch{TINY_EPOCHS}.npz"]
     assert not list(d.glob(".*tmp"))  # atomic writes leave no temporaries

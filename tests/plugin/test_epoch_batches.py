@@ -1,0 +1,160 @@
+"""The in-memory batches equal ESPnet's own samplers' for the same lengths, for every batch type."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from espnet2.samplers.build_batch_sampler import build_batch_sampler
+
+from espnet_ddp.espnet.epoch_batches import (
+    BatchSpec,
+    EpochBatches,
+    ShapeTable,
+    batch_positions,
+    build_epoch_batches,
+)
+
+VOCAB = 30
+
+
+def corpus(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Ids in shuffled order, speech lengths with many ties, token counts."""
+    rng = np.random.default_rng(seed)
+    ids = [f"spk{rng.integers(0, 5)}-utt{i:04d}" for i in range(n)]
+    rng.shuffle(ids)
+    speech = rng.integers(1, 40, size=n) * 400  # ties on purpose: ESPnet breaks them by file order
+    text = rng.integers(1, 25, size=n)
+    return ids, speech, text
+
+
+def espnet_batches(tmp_path, spec: BatchSpec, ids, speech, text) -> list[tuple[str, ...]]:
+    """ESPnet's sampler over shape files written in utterance-id order (the plugin's order)."""
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    sp, tx = tmp_path / "speech_shape", tmp_path / "text_shape"
+    sp.write_text("".join(f"{ids[i]} {speech[i]}\n" for i in order))
+    text_dim = "" if spec.text_bins == "tokens" else f",{VOCAB}"
+    tx.write_text("".join(f"{ids[i]} {text[i]}{text_dim}\n" for i in order))
+    sampler = build_batch_sampler(
+        type=spec.batch_type,
+        batch_size=spec.batch_size,
+        batch_bins=spec.batch_bins,
+        shape_files=[str(sp), str(tx)],
+        sort_in_batch=spec.sort_in_batch,
+        sort_batch=spec.sort_batch,
+        drop_last=spec.drop_last,
+        min_batch_size=spec.min_batch_size,
+        fold_lengths=spec.fold_lengths,
+    )
+    return [tuple(b) for b in sampler]
+
+
+SPECS = [
+    BatchSpec(kind, size, bins, folds, s_in, s_b, drop, min_bs, text_bins)
+    for kind, size, bins, folds in [
+        ("numel", 1, 60_000, ()),
+        ("length", 1, 30_000, ()),
+        ("folded", 12, 1, (6000, 10)),
+        ("sorted", 7, 1, ()),
+        ("unsorted", 7, 1, ()),
+    ]
+    for s_in, s_b in itertools.product(("descending", "ascending"), repeat=2)
+    for drop, min_bs in [(False, 1), (True, 1), (False, 3)]
+    for text_bins in ["shape", "tokens"]
+    if kind in ("numel",) or text_bins == "shape"
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: "-".join(map(str, s.__dict__.values())))
+def test_batches_equal_espnet_samplers(tmp_path, spec):
+    ids, speech, text = corpus(157, seed=len(str(spec)))
+    table = ShapeTable.from_arrays(
+        ids, {"speech": speech, "text": np.stack([text, np.full_like(text, VOCAB)], axis=1)}
+    )
+    # a subset at shortened ("fed") lengths, as a pruned, time-dropped epoch has
+    rng = np.random.default_rng(1)
+    keep = sorted(rng.choice(len(ids), size=101, replace=False).tolist())
+    fed = {ids[i]: int(speech[i] * 0.7) for i in keep}
+    kept_ids = [ids[i] for i in keep]
+    expected = espnet_batches(
+        tmp_path, spec, kept_ids, np.array([fed[u] for u in kept_ids]), text[keep]
+    )
+    assert build_epoch_batches(spec, table, kept_ids, fed) == expected
+    assert len(expected) > 2
+
+
+def test_positions_and_ids_agree():
+    ids, speech, text = corpus(40, seed=3)
+    table = ShapeTable.from_arrays(ids, {"speech": speech, "text": text})
+    spec = BatchSpec("numel", 1, 20_000, (), "descending", "descending", False, 1)
+    kept = np.arange(0, 40, 2)
+    batches = batch_positions(spec, table, kept, table.lengths[0][kept])
+    assert isinstance(batches, EpochBatches)
+    assert sorted(batches.flat.tolist()) == kept.tolist()
+    assert int(batches.sizes().sum()) == kept.size
+    names = batches.as_ids(table.utt_ids)
+    assert [table.index_of(b).tolist() for b in names] == [
+        batches.flat[a:b].tolist() for a, b in zip(batches.offsets[:-1], batches.offsets[1:])
+    ]
+
+
+def test_load_reads_shape_files_in_any_order(tmp_path):
+    (tmp_path / "speech_shape").write_text("b 300\na 100\nc 200\n")
+    (tmp_path / "text_shape").write_text("c 4,9\na 2,9\nb 3,9\n")
+    table = ShapeTable.load(
+        [str(tmp_path / "speech_shape"), str(tmp_path / "text_shape")], ["speech", "text"]
+    )
+    assert table.utt_ids == ["a", "b", "c"]
+    assert table.lengths[0].tolist() == [100, 300, 200]
+    assert table.lengths[1].tolist() == [2, 3, 4]
+    assert table.feat_dims[1].tolist() == [9, 9, 9]
+    assert table.length(table.text_index, "c") == 4
+
+
+@pytest.mark.parametrize(
+    "speech, text, match",
+    [
+        ("a 1\nb 2\n", "a 1\nc 2\n", "utterance ids differ"),
+        ("a 1\na 2\n", "a 1\na 2\n", "appears twice"),
+        ("a 1\nb x\n", "a 1\nb 2\n", "speech_shape:2: expected"),
+        ("", "", "no utterances"),
+    ],
+)
+def test_load_names_the_bad_file(tmp_path, speech, text, match):
+    (tmp_path / "speech_shape").write_text(speech)
+    (tmp_path / "text_shape").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        ShapeTable.load(
+            [str(tmp_path / "speech_shape"), str(tmp_path / "text_shape")], ["speech", "text"]
+        )
+
+
+def test_unsupported_batch_type_is_named():
+    table = ShapeTable.from_arrays(["a"], {"speech": [5]})
+    spec = BatchSpec("catbel", 1, 1, (), "descending", "descending", False, 1)
+    with pytest.raises(ValueError, match="--batch_type catbel"):
+        batch_positions(spec, table, np.array([0]), np.array([5]))
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_stable_argsort_equals_numpys(descending):
+    from espnet_ddp.espnet.epoch_batches import stable_argsort
+
+    keys = np.random.default_rng(2).integers(-5, 40, size=3000)
+    expected = np.argsort(-keys if descending else keys, kind="stable")
+    assert stable_argsort(keys, descending).tolist() == expected.tolist()
+    huge = np.array([2**61, 0, -(2**61), 0])  # too wide for the packed key: numpy's stable sort
+    assert (
+        stable_argsort(huge, descending).tolist()
+        == np.argsort(-huge if descending else huge, kind="stable").tolist()
+    )
+
+
+def test_index_of_finds_fresh_strings_and_names_an_unknown_id():
+    ids, speech, _ = corpus(500, seed=4)
+    table = ShapeTable.from_arrays(ids, {"speech": speech})
+    fresh = ["".join(u) for u in reversed(table.utt_ids)]  # equal strings, other objects
+    assert table.index_of(fresh).tolist() == list(range(499, -1, -1))
+    with pytest.raises(KeyError, match="'nope' is not in the training shape files"):
+        table.index_of([fresh[0], "nope"])
