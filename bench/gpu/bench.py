@@ -138,6 +138,7 @@ class Plan:
     nbest: int
     beam: int
     anneal_epochs: int
+    maxlenratio: float = 0.0  # 0: hypotheses end by themselves (an untrained model never does)
 
     def config(self) -> str:
         return CONFIG.format(**dataclasses.asdict(self))
@@ -174,8 +175,15 @@ def variants(plan: Plan) -> dict[str, tuple[str, list[str]]]:
         ),
         "e_random_drop20": (
             "(e) random 0.7 + chunk drop 0.3, 20 ms",
-            ["--data_pruning", "random", "--data_pruning_conf", "keep_ratio=0.7",
-             "--data_pruning_conf", LR, *chunk_drop(0.3, 20)],
+            [
+                "--data_pruning",
+                "random",
+                "--data_pruning_conf",
+                "keep_ratio=0.7",
+                "--data_pruning_conf",
+                LR,
+                *chunk_drop(0.3, 20),
+            ],
         ),  # fmt: skip
     }
     for ms in CHUNK_SWEEP:
@@ -373,7 +381,7 @@ def decode(out: Path, names: list[str], test_dir: Path, plan: Plan, ngpu: int, n
                     "--output_dir", str(exp / "decode" / f"split{j}"),
                     "--ngpu", str(ngpu), "--batch_size", "1", "--beam_size", str(plan.beam),
                     "--ctc_weight", "0.3", "--lm_weight", "0.0", "--penalty", "0.0",
-                    "--maxlenratio", "0.0", "--minlenratio", "0.0", "--nbest", "1",
+                    "--maxlenratio", str(plan.maxlenratio), "--minlenratio", "0.0", "--nbest", "1",
                 ]
             )  # fmt: skip
         job_file = out / "decode_keys" / f"jobs.{j}.json"
@@ -473,8 +481,9 @@ def environment(ngpu: int) -> dict[str, str]:
         "torchaudio": version("torchaudio"),
         "espnet": version("espnet"),
         "espnet_ddp commit": commit or "unknown",
-        "espeak-ng": subprocess.run(["espeak-ng", "--version"], capture_output=True,
-                                    text=True).stdout.strip(),  # fmt: skip
+        "espeak-ng": subprocess.run(
+            ["espeak-ng", "--version"], capture_output=True, text=True
+        ).stdout.strip(),  # fmt: skip
     }
 
 
@@ -510,7 +519,8 @@ def markdown(report: dict, small: bool) -> str:
         f"{plan['kernel']}), transformer decoder {plan['dec_blocks']}x{plan['dec_ffn']}, CTC "
         f"weight 0.3; {report['params_m']} M parameters. Adam {plan['lr']}, warm-up "
         f"{plan['warmup']} steps, numel batches of {plan['batch_bins']:,} bins, accum_grad 1"
-        + (", AMP" if report["ngpu"] else "") + ".",
+        + (", AMP" if report["ngpu"] else "")
+        + ".",
         f"Budget: {report['max_epoch']} epochs for every run (baseline valid accuracy "
         f"{'reached a plateau' if report['baseline_plateau'] else 'had NOT reached a plateau'}"
         f": gain < {plan['plateau_delta']} over the last {plan['plateau_window']} epochs). "
@@ -649,8 +659,9 @@ def main(argv: list[str] | None = None) -> int:
         "plan": dataclasses.asdict(plan),
         "ngpu": args.ngpu,
         "max_epoch": max_epoch,
-        "baseline_plateau": plateaued(valid_acc(base_exp), plan.plateau_window,
-                                      plan.plateau_delta),  # fmt: skip
+        "baseline_plateau": plateaued(
+            valid_acc(base_exp), plan.plateau_window, plan.plateau_delta
+        ),  # fmt: skip
         "corpus_hours": corpus.hours(),
         "test_sets": list(corpus.test_sets),
         "params_m": count_params(out),
