@@ -37,7 +37,8 @@ class PruningTrainer(Trainer):
 
     ``train_one_epoch`` runs ESPnet's own loop unchanged; around it, hooks record per-utterance
     losses, optimizer steps are counted, step-based schedulers are optionally stretched, and at
-    the end the epoch's losses become the next scores (before ESPnet writes its checkpoint).
+    the end the epoch's losses become the next scores (before ESPnet writes its checkpoint), and
+    the next epoch is planned and its loader's workers started, while ESPnet validates.
     Iterators that do not come from :class:`PrunedIterFactory` pass through untouched.
     """
 
@@ -114,6 +115,8 @@ class PruningTrainer(Trainer):
             has_ctc=getattr(core, "ctc", None) is not None and core.ctc_weight != 0.0,
             has_att=getattr(core, "decoder", None) is not None and core.ctc_weight != 1.0,
         )
+        if not invalid:  # ESPnet stops after an epoch without a valid step
+            iterator.start_next_epoch(seed=int(getattr(kwargs.get("options"), "seed", 0)))
         logging.info(
             f"espnet_ddp epoch {plan.epoch}: phase={record['phase']} "
             f"kept={record['kept_utterances']}/{record['total_utterances']} "
