@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -162,6 +163,35 @@ def build_corpus(
     collect_stats(corpus, config, nj=nj)
     stamp.write_text(json.dumps(want))
     return corpus
+
+
+class CorpusPlan(Protocol):
+    """The sizes and training YAML of a CPU benchmark plan (``speedup.py``'s ``Plan``)."""
+
+    @property
+    def num_train(self) -> int: ...
+
+    @property
+    def num_dev(self) -> int: ...
+
+    def config(self) -> str: ...
+
+
+def shared_cpu_corpus(plan: CorpusPlan, out: Path, nj: int = 2) -> tuple[Corpus, Path]:
+    """Write ``plan``'s training YAML to ``out/config.yaml``; build the CPU benchmarks' corpus.
+
+    The corpus, ``bench/out/corpus_<num_train>`` without test sets, is shared by ``speedup.py``,
+    ``first_batch.py`` and ``profile_epoch.py`` (built by the first of them, then reused).
+    Returns the corpus and the path of the YAML.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / "config.yaml"
+    config.write_text(plan.config())
+    corpus = build_corpus(
+        BENCH / "out" / f"corpus_{plan.num_train}",
+        num_train=plan.num_train, num_dev=plan.num_dev, num_test=0, nj=nj, config=config,
+    )  # fmt: skip
+    return corpus, config
 
 
 def collect_stats(corpus: Corpus, config: Path, nj: int) -> None:

@@ -38,7 +38,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, build_corpus, chunk_drop, easy2hard, log  # noqa: E402
+from common import BENCH, chunk_drop, easy2hard, log, shared_cpu_corpus  # noqa: E402
 
 # (options, start the next epoch's loader while ESPnet validates: what the trainer does)
 VARIANTS = {
@@ -234,13 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from speedup import FULL
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    config = args.out / "config.yaml"
-    config.write_text(FULL.config())
-    corpus = build_corpus(
-        BENCH / "out" / f"corpus_{FULL.num_train}",
-        num_train=FULL.num_train, num_dev=FULL.num_dev, num_test=0, nj=2, config=config,
-    )  # fmt: skip
+    corpus, config = shared_cpu_corpus(FULL, args.out)
     result = {"num_workers": args.num_workers, "step_ms": args.step_ms, "variants": {}}
     for name, (extra, ahead) in VARIANTS.items():
         result["variants"][name] = run_variant(name, extra, ahead, corpus, config, args.out, args)

@@ -26,7 +26,14 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, build_corpus, chunk_drop, easy2hard, epoch_stats, log  # noqa: E402
+from common import (  # noqa: E402
+    BENCH,
+    chunk_drop,
+    easy2hard,
+    epoch_stats,
+    log,
+    shared_cpu_corpus,
+)
 
 # (label, path fragment, function name): cumulative time of the first match; nested rows are
 # parts of the row above them.
@@ -77,14 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     from espnet_ddp.espnet.task import PrunedASRTask
 
     plan = SMALL if args.small else FULL
-    args.out.mkdir(parents=True, exist_ok=True)
+    corpus, config = shared_cpu_corpus(plan, args.out)
     exp = args.out / "exp"
-    config = args.out / "config.yaml"
-    config.write_text(plan.config())
-    corpus = build_corpus(
-        BENCH / "out" / f"corpus_{plan.num_train}",
-        num_train=plan.num_train, num_dev=plan.num_dev, num_test=0, nj=2, config=config,
-    )  # fmt: skip
     profiler = cProfile.Profile()
     timings: dict[str, float] = {}
 

@@ -33,12 +33,12 @@ from common import (  # noqa: E402
     BASELINE,
     BENCH,
     Summary,
-    build_corpus,
     chunk_drop,
     easy2hard,
     env_for_children,
     log,
     run_logged,
+    shared_cpu_corpus,
     summarize,
 )
 
@@ -194,13 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print(plan.config())
         return 0
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(plan.config())
-    corpus = build_corpus(
-        BENCH / "out" / f"corpus_{plan.num_train}",
-        num_train=plan.num_train, num_dev=plan.num_dev, num_test=0, nj=args.nj,
-        config=out / "config.yaml",
-    )  # fmt: skip
+    corpus, _ = shared_cpu_corpus(plan, out, args.nj)
     for name in variants:
         shutil.rmtree(out / name, ignore_errors=True)
     env = env_for_children()

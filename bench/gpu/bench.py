@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -580,13 +581,62 @@ def count_params(out: Path) -> float:
     return round(sum(v.numel() for v in state.values()) / 1e6, 2)
 
 
+def add_setup_options(
+    parser: argparse.ArgumentParser, out_default: str, nj_help: str = "synthesis/statistics jobs"
+) -> None:
+    """The options :func:`set_up` reads: ``--out`` (in ``bench/gpu/out``), ``--ngpu``, ``--nj``."""
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"default: bench/gpu/out/{out_default}"
+    )
+    parser.add_argument("--ngpu", type=int, default=None, help="default: 1 with CUDA, else 0")
+    parser.add_argument("--nj", type=int, default=None, help=nj_help)
+
+
+class Setup(NamedTuple):
+    """What every GPU benchmark's ``main()`` starts from (see :func:`set_up`)."""
+
+    ngpu: int
+    nj: int
+    corpus: Corpus
+    started: float  # time.perf_counter() just before the corpus was built
+
+
+def set_up(plan: Plan, out: Path, ngpu: int | None = None, nj: int | None = None) -> Setup:
+    """Resolve ``--ngpu`` and ``--nj``; write ``out/config.yaml``; build the corpus ``out/corpus``.
+
+    ``ngpu`` None: 1 with CUDA, else 0; ``nj`` None or 0: the CPU count. The corpus has
+    ``plan``'s sizes (``num_test`` per test set; none when 0) and is reused when already built.
+    """
+    if ngpu is None:
+        import torch
+
+        ngpu = 1 if torch.cuda.is_available() else 0
+    nj = nj or max(1, os.cpu_count() or 2)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(plan.config())
+    started = time.perf_counter()
+    corpus = build_corpus(
+        out / "corpus", num_train=plan.num_train, num_dev=plan.num_dev, num_test=plan.num_test,
+        nj=nj, config=out / "config.yaml",
+    )  # fmt: skip
+    log(f"corpus: {corpus.hours():.2f} h of training speech")
+    return Setup(ngpu, nj, corpus, started)
+
+
+def environment_line(env: dict[str, str]) -> str:
+    """Date, machine and versions, one Markdown line (the quick and sweep reports)."""
+    return (
+        f"Date: {env['date']}. Machine: GPU {env['gpu']}; CPU {env['cpu']}. Versions: Python "
+        f"{env['python']}, torch {env['torch']}, espnet {env['espnet']}, espnet_ddp "
+        f"{env['espnet_ddp commit']}."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="tiny CPU run of the whole pipeline")
     parser.add_argument("--dry", action="store_true", help="print the plan and variants only")
-    parser.add_argument("--out", type=Path, default=None, help="default: bench/gpu/out/<size>")
-    parser.add_argument("--ngpu", type=int, default=None, help="default: 1 with CUDA, else 0")
-    parser.add_argument("--nj", type=int, default=None, help="synthesis/statistics jobs")
+    add_setup_options(parser, "<size>")
     parser.add_argument("--decode_nj", type=int, default=None)
     parser.add_argument("--only", nargs="*", default=None, help="variants to run (a_full first)")
     parser.add_argument("--results_md", type=Path, default=BENCH / "gpu" / "RESULTS.md")
@@ -599,27 +649,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry:
         print(json.dumps({"plan": dataclasses.asdict(plan), "variants": todo}, indent=1))
         return 0
-    if args.ngpu is None:
-        import torch
-
-        args.ngpu = 1 if torch.cuda.is_available() else 0
-    nj = args.nj or max(1, (os.cpu_count() or 2))
-    decode_nj = args.decode_nj or (4 if args.ngpu else 1)
     out = args.out or BENCH / "gpu" / "out" / ("small" if args.small else "full")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(plan.config())
-    started = time.perf_counter()
-    corpus = build_corpus(
-        out / "corpus", num_train=plan.num_train, num_dev=plan.num_dev, num_test=plan.num_test,
-        nj=nj, config=out / "config.yaml",
-    )  # fmt: skip
-    log(f"corpus: {corpus.hours():.2f} h of training speech")
+    ngpu, _, corpus, started = set_up(plan, out, args.ngpu, args.nj)
+    decode_nj = args.decode_nj or (4 if ngpu else 1)
 
     results: dict[str, dict] = {}
     # (a) first, until its valid accuracy plateaus: that fixes the budget of every run.
     max_epoch = plan.epochs
     base_exp = out / "exp" / "a_full"
-    runs = [train(corpus, out, "a_full", BASELINE, max_epoch, args.ngpu)]
+    runs = [train(corpus, out, "a_full", BASELINE, max_epoch, ngpu)]
     while (
         not plateaued(valid_acc(base_exp), plan.plateau_window, plan.plateau_delta)
         and max_epoch + plan.extend_by <= plan.max_epochs
@@ -627,16 +665,16 @@ def main(argv: list[str] | None = None) -> int:
     ):
         max_epoch += plan.extend_by
         log(f"baseline valid accuracy still rising: extending to {max_epoch} epochs")
-        runs.append(train(corpus, out, "a_full", BASELINE, max_epoch, args.ngpu))
+        runs.append(train(corpus, out, "a_full", BASELINE, max_epoch, ngpu))
     results["a_full"] = {"runs": runs}
     for name, (label, extra) in todo.items():
         if name == "a_full":
             continue
         log(f"training {name}: {label}")
-        results[name] = {"runs": [train(corpus, out, name, extra, max_epoch, args.ngpu)]}
+        results[name] = {"runs": [train(corpus, out, name, extra, max_epoch, ngpu)]}
     log("decoding the held-out test sets")
     test_dir = merge_test_sets(corpus, out)
-    decode(out, list(todo), test_dir, plan, args.ngpu, decode_nj)
+    decode(out, list(todo), test_dir, plan, ngpu, decode_nj)
 
     rows = {}
     for name, (label, _) in todo.items():
@@ -655,9 +693,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     report = {
         "command": "bash bench/gpu/run.sh" + (" --small" if args.small else ""),
-        "environment": environment(args.ngpu),
+        "environment": environment(ngpu),
         "plan": dataclasses.asdict(plan),
-        "ngpu": args.ngpu,
+        "ngpu": ngpu,
         "max_epoch": max_epoch,
         "baseline_plateau": plateaued(
             valid_acc(base_exp), plan.plateau_window, plan.plateau_delta

@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import BENCH, build_corpus, load_records, log, median  # noqa: E402
+from common import BENCH, load_records, log, median  # noqa: E402
 
 import bench as gpu  # noqa: E402
 from espnet_ddp.report.train_log import parse_train_log  # noqa: E402
@@ -135,9 +135,7 @@ def markdown(report: dict) -> str:
             "",
         ]
     lines += [
-        f"Date: {env['date']}. Machine: GPU {env['gpu']}; CPU {env['cpu']}. Versions: Python "
-        f"{env['python']}, torch {env['torch']}, espnet {env['espnet']}, espnet_ddp "
-        f"{env['espnet_ddp commit']}.",
+        gpu.environment_line(env),
         "",
         f"Corpus: {report['corpus_hours']:.2f} h of training speech ({plan['num_train']} "
         f"utterances), {plan['num_dev']} dev. Model: conformer {plan['blocks']}x{plan['dim']}, "
@@ -205,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="tiny CPU run of the pipeline")
     parser.add_argument("--dry", action="store_true", help="print the plan and runs only")
-    parser.add_argument("--out", type=Path, default=None, help="default: bench/gpu/out/quick")
-    parser.add_argument("--ngpu", type=int, default=None, help="default: 1 with CUDA, else 0")
-    parser.add_argument("--nj", type=int, default=None, help="synthesis/statistics jobs")
+    gpu.add_setup_options(parser, "quick")
     parser.add_argument("--num_train", type=int, default=None, help="override the plan's")
     parser.add_argument("--epochs", type=int, default=None, help="override the plan's")
     parser.add_argument("--results_md", type=Path, default=BENCH / "gpu" / "RESULTS_quick.md")
@@ -222,35 +218,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     t0 = float(os.environ.get("BENCH_T0") or time.time())
     timeline: dict[str, float | None] = {"install and start": time.time() - t0}
-    if args.ngpu is None:
-        import torch
-
-        args.ngpu = 1 if torch.cuda.is_available() else 0
-    nj = args.nj or max(1, os.cpu_count() or 2)
     out = args.out or BENCH / "gpu" / "out" / ("quick_small" if args.small else "quick")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(plan.config())
-    started = time.perf_counter()
-    corpus = build_corpus(
-        out / "corpus", num_train=plan.num_train, num_dev=plan.num_dev, num_test=0, nj=nj,
-        config=out / "config.yaml",
-    )  # fmt: skip
+    ngpu, _, corpus, started = gpu.set_up(plan, out, args.ngpu, args.nj)
     timeline["synthesis and statistics"] = time.perf_counter() - started
-    log(f"corpus: {corpus.hours():.2f} h of training speech")
     results: dict[str, dict] = {}
     report: dict = {}
     for name, (label, extra) in variants.items():
         log(f"training {name}: {label} ({plan.epochs} epochs)")
         shutil.rmtree(out / "exp" / name, ignore_errors=True)  # time a fresh run, never a resume
-        results[name] = gpu.train(corpus, out, name, extra, plan.epochs, args.ngpu, 200)
+        results[name] = gpu.train(corpus, out, name, extra, plan.epochs, ngpu, 200)
         timeline[name] = results[name]["process_seconds"]
         timeline.pop("total", None)
         timeline["total"] = time.time() - t0
         report = {
             "small": args.small,
-            "environment": gpu.environment(args.ngpu),
+            "environment": gpu.environment(ngpu),
             "plan": dataclasses.asdict(plan),
-            "ngpu": args.ngpu,
+            "ngpu": ngpu,
             "max_epoch": plan.epochs,
             "corpus_hours": corpus.hours(),
             "params_m": gpu.count_params(out),

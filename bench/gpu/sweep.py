@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import BENCH, Corpus, build_corpus, env_for_children, log  # noqa: E402
+from common import BENCH, Corpus, env_for_children, log  # noqa: E402
 
 import bench as gpu  # noqa: E402
 from espnet_ddp.core.config import PruningConfig, TimeDropConfig  # noqa: E402
@@ -343,9 +343,7 @@ def markdown(report: dict) -> str:
         ]
     target = report["target_valid_acc"]
     lines += [
-        f"Date: {env['date']}. Machine: GPU {env['gpu']}; CPU {env['cpu']}. Versions: Python "
-        f"{env['python']}, torch {env['torch']}, espnet {env['espnet']}, espnet_ddp "
-        f"{env['espnet_ddp commit']}.",
+        gpu.environment_line(env),
         "",
         f"Corpus: {report['corpus_hours']:.2f} h of training speech ({plan['num_train']} "
         f"utterances), {plan['num_dev']} dev, test sets "
@@ -387,9 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--decode_only", action="store_true", help="decode the models already trained in --out"
     )
-    parser.add_argument("--out", type=Path, default=None, help="default: bench/gpu/out/sweep")
-    parser.add_argument("--ngpu", type=int, default=None, help="default: 1 with CUDA, else 0")
-    parser.add_argument("--nj", type=int, default=None, help="synthesis/statistics/decode jobs")
+    gpu.add_setup_options(parser, "sweep", "synthesis/statistics/decode jobs")
     parser.add_argument("--results_md", type=Path, default=BENCH / "gpu" / "RESULTS_sweep.md")
     args = parser.parse_args(argv)
 
@@ -408,27 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = {v.name: v.args(plan.epochs) for v in variants}
         print(json.dumps({"plan": plan_d, "parallel": parallel, "variants": runs}, indent=1))
         return 0
-    if args.ngpu is None:
-        import torch
-
-        args.ngpu = 1 if torch.cuda.is_available() else 0
-    nj = args.nj or max(1, os.cpu_count() or 2)
     out = args.out or BENCH / "gpu" / "out" / ("sweep_small" if args.small else "sweep")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(plan.config())
-    started = time.perf_counter()
-    corpus = build_corpus(
-        out / "corpus", num_train=plan.num_train, num_dev=plan.num_dev, num_test=plan.num_test,
-        nj=nj, config=out / "config.yaml",
-    )  # fmt: skip
-    log(f"corpus: {corpus.hours():.2f} h of training speech")
+    ngpu, nj, corpus, started = gpu.set_up(plan, out, args.ngpu, args.nj)
     if args.decode_only:
         trained, gpu_use = {v.name: finished(out / "exp" / v.name) for v in variants}, None
     else:
         log(f"training {len(variants)} variants, {parallel} at once")
         sampler = gpu.GpuSampler(out / "nvidia_smi.csv")
         try:
-            trained = train_all(corpus, out, variants, plan, args.ngpu, parallel)
+            trained = train_all(corpus, out, variants, plan, ngpu, parallel)
         finally:
             gpu_use = sampler.stop()
     ok = [v.name for v in variants if trained[v.name]["status"] == "ok"]
@@ -436,13 +420,13 @@ def main(argv: list[str] | None = None) -> int:
     if ok:
         log(f"decoding {len(ok)} models")
         test_dir = gpu.merge_test_sets(corpus, out)
-        gpu.decode(out, ok, test_dir, plan, args.ngpu, min(nj, 16))
+        gpu.decode(out, ok, test_dir, plan, ngpu, min(nj, 16))
         scores = {name: gpu.score(corpus, out, name) for name in ok}
     rows, target = collect(out, variants, plan.epochs, trained, scores)
     full_acc = gpu.valid_acc(out / "exp" / "full")
     report = {
         "small": args.small,
-        "environment": gpu.environment(args.ngpu),
+        "environment": gpu.environment(ngpu),
         "plan": dataclasses.asdict(plan),
         "parallel": parallel,
         "corpus_hours": corpus.hours(),

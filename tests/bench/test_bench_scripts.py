@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "bench" / "gpu"))
 
+import common  # noqa: E402
 from common import chunk_drop, easy2hard  # noqa: E402
 
 import bench as gpu_bench  # noqa: E402
@@ -74,3 +77,56 @@ def test_plateau_needs_a_flat_window():
     assert not gpu_bench.plateaued(rising, 3, 0.002)
     assert gpu_bench.plateaued(flat, 3, 0.002)
     assert not gpu_bench.plateaued({1: 0.1}, 3, 0.002)
+
+
+class _FakeCorpus:
+    def hours(self) -> float:
+        return 1.5
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, dict]]:
+    """Every build_corpus call of the bench modules, recorded instead of synthesizing."""
+    calls: list[tuple[Path, dict]] = []
+
+    def fake(root: Path, **kw):
+        calls.append((root, kw))
+        return _FakeCorpus()
+
+    monkeypatch.setattr(gpu_bench, "build_corpus", fake)
+    monkeypatch.setattr(common, "build_corpus", fake)
+    return calls
+
+
+def test_gpu_set_up_writes_the_config_and_builds_the_plan_sized_corpus(tmp_path, built):
+    plan = gpu_bench.SMALL
+    out = tmp_path / "run"
+    ngpu, nj, corpus, started = gpu_bench.set_up(plan, out, ngpu=2, nj=None)
+    assert (ngpu, nj) == (2, max(1, os.cpu_count() or 2))
+    assert isinstance(corpus, _FakeCorpus) and started > 0
+    assert (out / "config.yaml").read_text() == plan.config()
+    assert built == [
+        (
+            out / "corpus",
+            {
+                "num_train": plan.num_train, "num_dev": plan.num_dev,
+                "num_test": plan.num_test, "nj": nj, "config": out / "config.yaml",
+            },
+        )
+    ]  # fmt: skip
+    assert gpu_bench.set_up(plan, out, ngpu=0, nj=3)[:2] == (0, 3)
+
+
+def test_cpu_benchmarks_share_one_corpus_per_size(tmp_path, built):
+    from speedup import FULL
+
+    corpus, config = common.shared_cpu_corpus(FULL, tmp_path / "a")
+    common.shared_cpu_corpus(FULL, tmp_path / "b", nj=5)
+    assert isinstance(corpus, _FakeCorpus)
+    assert config == tmp_path / "a" / "config.yaml" and config.read_text() == FULL.config()
+    root = common.BENCH / "out" / f"corpus_{FULL.num_train}"
+    sizes = {"num_train": FULL.num_train, "num_dev": FULL.num_dev, "num_test": 0}
+    assert built == [
+        (root, {**sizes, "nj": 2, "config": config}),
+        (root, {**sizes, "nj": 5, "config": tmp_path / "b" / "config.yaml"}),
+    ]
