@@ -416,7 +416,8 @@ def _place_energy_first(
         left[removed] = False
         positions = np.flatnonzero(left)
         inner = _place_chunks(positions.size, rest, rng)
-        removed = np.sort(np.concatenate((removed, positions[inner.removed_indices()])))
+        left[positions[inner.removed_indices()]] = False
+        removed = np.flatnonzero(~left)  # sorted, without sorting
     in_silence = silent[np.minimum(removed // chunk_len, cells - 1)] & (removed < cells * chunk_len)
     return DropPlan.from_indices(n, removed, int(np.count_nonzero(in_silence)))
 
