@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mini recipe: a synthesized multi-voice corpus (espeak-ng + flite, test voices held out), a small
-# conformer trained twice -- full data and Easy2hard keep 0.7 + 20 ms chunk drop 0.3 -- decoded,
+# conformer trained twice -- full data and the recommended configuration
+# (conf/train_asr_ddp_recommended.yaml: Easy2hard keep 0.7) -- decoded,
 # scored, and compared in one table (WER per test set, training wall time, optimizer steps, audio
 # fed, speed-up). About 15 minutes on 2 CPU cores; `make demo` runs it.
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 
 stage=1
 stop_stage=13
-asr_configs="conf/train_asr_full.yaml conf/train_asr_e2h0.7_chunk0.3.yaml"
+asr_configs="conf/train_asr_full.yaml conf/train_asr_ddp_recommended.yaml"
 expdir=exp
 asr_sh_args=()
 while [ $# -gt 0 ]; do

@@ -158,4 +158,6 @@ write train_asr_e2h0.7_chunk0.3_decay "Easy2hard 0.7 + 20 ms chunks, ratio falli
     body "pruning easy2hard 0.7" "drop chunk 0.3" linear_decay
 write train_asr_e2h0.7_chunk0.3_byscore "Easy2hard 0.7 + 20 ms chunks 0.3 on average, more from easy utterances." \
     body "pruning easy2hard 0.7" "drop chunk 0.3" by_score
+write train_asr_ddp_recommended "The recommended configuration (docs/EVIDENCE.md): Easy2hard keep 0.7, full-length audio." \
+    body "pruning easy2hard 0.7"
 echo "$0: wrote $(ls "${out}"/train_asr_*.yaml | wc -l) configs to ${out}"
