@@ -107,7 +107,7 @@ class Utterance:
 class Options:
     """What to build; validated on construction, errors name the command-line option."""
 
-    num_train: int = 1500
+    num_train: int = 1200
     num_dev: int = 200
     num_test: int = 300
     test_speakers: tuple[str, ...] = ("jackson", "theo")

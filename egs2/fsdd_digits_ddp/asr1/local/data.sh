@@ -11,7 +11,7 @@
 # stage, named in the report.
 set -euo pipefail
 
-num_train=1500               # training utterances
+num_train=1200               # training utterances
 num_dev=200                  # validation utterances
 num_test=300                 # test utterances
 test_speakers=jackson,theo   # held-out speakers (comma-separated); the others train
@@ -26,7 +26,7 @@ download=true                # false: never download, stop if ${FSDD}/recordings
 data_url=https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/heads/master.tar.gz
 keep_archive=false           # keep the downloaded archive after unpacking
 
-help_message="Usage: $0 [--num_train 1500] [--num_dev 200] [--num_test 300] [--test_speakers jackson,theo]
+help_message="Usage: $0 [--num_train 1200] [--num_dev 200] [--num_test 300] [--test_speakers jackson,theo]
     [--dev_max_index 4] [--min_digits 2] [--max_digits 7] [--min_pause_ms 50] [--max_pause_ms 300]
     [--seed 0] [--wav_dir downloads/fsdd_wav] [--download true] [--data_url URL] [--keep_archive false]"
 . utils/parse_options.sh
