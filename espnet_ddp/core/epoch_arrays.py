@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from espnet_ddp.core.atomic_io import write_text_atomic
-from espnet_ddp.core.score_table import ids_digest, last_occurrences
+from espnet_ddp.core.score_table import arrays_from_npz, ids_digest, last_occurrences
 
 FORMAT_VERSION = 1
 _KEYS = frozenset(
@@ -129,11 +129,7 @@ class EpochArrays:
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "bytes") -> EpochArrays:
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                raw = {k: z[k] for k in z.files}
-        except Exception as e:  # zipfile, numpy and OS errors alike
-            raise ValueError(f"cannot read epoch arrays {source}: {e}") from e
+        raw = arrays_from_npz(data, "epoch arrays", source)
         if set(raw) != _KEYS or int(raw["version"]) != FORMAT_VERSION:
             raise ValueError(f"{source}: not an epoch arrays file (keys {sorted(raw)})")
         n = int(raw["num_utts"])

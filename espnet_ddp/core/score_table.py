@@ -273,11 +273,7 @@ class ScoreTable:
     ) -> "ScoreTable":
         """Read :meth:`to_bytes` output for the id list ``utt_ids``; ``ValueError`` names
         ``source`` when it is corrupt or was written for another id list."""
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                state = {k: z[k] for k in z.files}
-        except Exception as e:  # zipfile, numpy and OS errors alike
-            raise ValueError(f"cannot read score table {source}: {e}") from e
+        state = arrays_from_npz(data, "score table", source)
         if set(state) != _ARRAY_KEYS or int(state["version"]) != ARRAY_VERSION:
             raise ValueError(f"corrupt score table {source}: keys {sorted(state)}")
         table = cls(ema=float(state["ema"]) if ema is None else ema, utt_ids=utt_ids)
@@ -342,3 +338,12 @@ def _stats(values: np.ndarray) -> dict[str, float | None]:
         "mean": float(scored.sum() / scored.size),
         "max": float(scored.max()),
     }
+
+
+def arrays_from_npz(data: bytes, what: str, source: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` held in memory; ``ValueError`` naming ``what`` and ``source``."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile, numpy and OS errors alike
+        raise ValueError(f"cannot read {what} {source}: {e}") from e
