@@ -79,7 +79,8 @@ def test_comparison_table_has_the_baseline_and_the_pruned_run(mini_run):
     assert epoch2["kept_utterances"] == round(0.7 * epoch2["total_utterances"] + 1e-9)
     assert epoch2["fed_seconds"] == epoch2["kept_seconds"] < 0.75 * epoch2["total_seconds"]
     base2 = json.loads((full / "epoch2.json").read_text())
-    assert epoch2["optimizer_steps"] < base2["optimizer_steps"]
+    # 48 utterances fit in 2 batches either way: the steps are those of the kept data's batches
+    assert epoch2["optimizer_steps"] == epoch2["num_batches"] <= base2["optimizer_steps"]
     assert list((recipe / "exp" / "comparison_plots").glob("*.png"))
 
 
