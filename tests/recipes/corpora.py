@@ -7,11 +7,16 @@ a handful of utterances each, so a recipe's stages 1-13 run in a couple of minut
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,3 +280,30 @@ def wer_rows(results_md: str) -> dict[str, list[str]]:
         if len(cells) == 9 and "/" in cells[0]:
             rows[cells[0].rsplit("/", 1)[1]] = cells[1:]
     return rows
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def served_directory(root: Path) -> Iterator[str]:
+    """Serve ``root`` over HTTP on 127.0.0.1 (a download-site stand-in); yields the base url."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def local_env(**extra: str) -> dict[str, str]:
+    """:func:`recipe_env` without proxies, so downloads reach the local server."""
+    env = recipe_env(**extra)
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(var, None)
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
+    return env

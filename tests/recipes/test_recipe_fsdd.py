@@ -5,13 +5,10 @@ copy is absent (a fresh clone has no ../shared)."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,16 @@ from plugin.corpus import TINY_CONFORMER
 
 from espnet_ddp.tools.datadir import DataDir, read_kv
 from espnet_ddp.tools.fsdd_data import WORDS
-from recipes.corpora import REPO, TINY_DECODE, recipe_env, run_recipe, stage_recipe, wer_rows
+from recipes.corpora import (
+    REPO,
+    TINY_DECODE,
+    local_env,
+    recipe_env,
+    run_recipe,
+    served_directory,
+    stage_recipe,
+    wer_rows,
+)
 
 FSDD = REPO.parent / "shared" / "data" / "fsdd"
 RECIPE = REPO / "egs2" / "fsdd_digits_ddp" / "asr1"
@@ -135,30 +141,13 @@ def test_stage1_names_the_broken_clip(corpus_copy, tmp_path, breaker):
     assert not (recipe / "data" / "train").exists()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def http_dir(tmp_path):
-    """A directory served over HTTP on 127.0.0.1 (a GitHub stand-in): yields (dir, base url)."""
+    """A directory served over HTTP on 127.0.0.1: yields (dir, base url)."""
     root = tmp_path / "served"
     root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def local_env(**extra: str) -> dict[str, str]:
-    env = recipe_env(**extra)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        env.pop(var, None)
-    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
-    return env
+    with served_directory(root) as url:
+        yield root, url
 
 
 def test_stage1_downloads_the_corpus_when_absent(fsdd, http_dir, tmp_path):

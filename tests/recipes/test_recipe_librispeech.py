@@ -3,11 +3,8 @@ statistics, the download path, and broken corpora reported by utterance at stage
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import tarfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +14,10 @@ import soundfile as sf
 from espnet_ddp.tools.datadir import DataDir
 from recipes.corpora import (
     LibriSpeechTree,
+    local_env,
     recipe_env,
     run_recipe,
+    served_directory,
     stage_recipe,
     tiny_run_args,
     wer_rows,
@@ -191,31 +190,13 @@ def test_stage1_without_download_says_where_to_put_the_corpus(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def http_dir(tmp_path):
-    """A directory served over HTTP on 127.0.0.1 (an OpenSLR stand-in): yields (dir, url)."""
+    """A directory served over HTTP on 127.0.0.1: yields (dir, base url)."""
     root = tmp_path / "served"
     root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/resources/12"
-    server.shutdown()
-    server.server_close()
-
-
-def local_env(**extra: str) -> dict[str, str]:
-    env = recipe_env(**extra)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        env.pop(var, None)
-    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
-    return env
+    with served_directory(root) as url:
+        yield root, url + "/resources/12"
 
 
 def test_stage1_downloads_missing_subsets(librispeech_tree, http_dir, tmp_path):
