@@ -115,7 +115,7 @@ def test_two_cpu_ranks_through_the_recipe(mini_run):
     recipe, _ = mini_run
     proc = run_recipe(
         recipe, "--stage", "11", "--stop_stage", "11",
-        "--asr_configs", "conf/train_asr_e2h0.7_chunk0.3.yaml", "--expdir", "exp_ddp",
+        "--asr_configs", "conf/tuning/train_asr_e2h0.7_chunk0.3.yaml", "--expdir", "exp_ddp",
         "--asr_stats_dir", "exp/asr_stats_raw_en_bpe50", "--num_procs", "2",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -87,26 +87,60 @@ def test_lrs3_shares_the_librispeech_grid():
         assert (lrs3 / rel).resolve() == (LIBRI / rel).resolve()
 
 
-def test_tuning_configs_are_the_generator_output(tmp_path):
-    script = LIBRI / "local" / "make_tuning_configs.sh"
+# recipe -> its full-data baseline; utils/make_tuning_configs.sh writes conf/tuning/ from it
+BASELINES = {
+    "librispeech_ddp": "conf/train_asr.yaml",
+    "mini_ddp": "conf/train_asr_full.yaml",
+    "fsdd_digits_ddp": "conf/train_asr_full.yaml",
+}
+
+
+def grid_of(recipe: str) -> dict[str, tuple]:
+    """The variants the generator writes for RECIPE: without SpecAugment, no SpecAugment variants."""
+    root = REPO / "egs2" / recipe / "asr1"
+    if load(root / BASELINES[recipe]).get("specaug"):
+        return {n: v for n, v in GRID.items() if n != "train_asr"}
+    return {n: v for n, v in GRID.items() if n != "train_asr" and v[4] == "full"}
+
+
+@pytest.mark.parametrize("recipe", sorted(BASELINES))
+def test_tuning_configs_are_the_generator_output(recipe, tmp_path):
+    root = REPO / "egs2" / recipe / "asr1"
     proc = subprocess.run(
-        ["bash", str(script), "conf/train_asr.yaml", str(tmp_path)],
-        cwd=LIBRI,
+        ["bash", "utils/make_tuning_configs.sh", BASELINES[recipe], str(tmp_path)],
+        cwd=root,
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
     made = sorted(p.name for p in tmp_path.glob("*.yaml"))
-    assert made == sorted(p.name for p in (LIBRI / "conf" / "tuning").glob("*.yaml"))
+    assert made == sorted(f"{n}.yaml" for n in grid_of(recipe))
+    assert made == sorted(p.name for p in (root / "conf" / "tuning").glob("*.yaml"))
     for f in made:
-        committed = (LIBRI / "conf" / "tuning" / f).read_text()
-        assert (tmp_path / f).read_text() == committed, f"rerun local/make_tuning_configs.sh ({f})"
+        committed = (root / "conf" / "tuning" / f).read_text()
+        assert (tmp_path / f).read_text() == committed, f"rerun utils/make_tuning_configs.sh ({f})"
 
 
-@pytest.mark.parametrize("name", sorted(GRID))
-def test_grid_config_is_the_baseline_plus_its_own_keys(name):
+def test_generator_refuses_a_baseline_without_max_epoch(tmp_path):
+    base = tmp_path / "train.yaml"
+    base.write_text("# header\n\nencoder: conformer\n")
+    proc = subprocess.run(
+        ["bash", str(LIBRI / "utils" / "make_tuning_configs.sh"), str(base), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and f"{base} has no max_epoch" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("recipe", "name"), [(r, n) for r in sorted(BASELINES) for n in sorted(grid_of(r))]
+)
+def test_grid_config_is_the_baseline_plus_its_own_keys(recipe, name):
     strategy, keep, mode, ratio, specaug = GRID[name]
-    base, conf = load(config_path("train_asr")), load(config_path(name))
+    root = REPO / "egs2" / recipe / "asr1"
+    base, conf = load(root / BASELINES[recipe]), load(root / "conf" / "tuning" / f"{name}.yaml")
+    epochs = base["max_epoch"]
     changed = {k for k in base.keys() | conf.keys() if base.get(k) != conf.get(k)}
     assert changed <= PLUGIN_KEYS | SPECAUG_KEYS
     if specaug == "full":
@@ -115,7 +149,8 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(name):
     pruning_conf = conf.get("data_pruning_conf") or {}
     assert pruning_conf.get("keep_ratio") == keep
     if strategy == "infobatch":
-        assert pruning_conf["prune_prob"] == 0.5 and pruning_conf["anneal_epochs"] > 0
+        assert pruning_conf["prune_prob"] == 0.5
+        assert pruning_conf["anneal_epochs"] == int(0.125 * epochs + 0.5)  # 9 of 75
     if strategy != "none" or mode != "none":
         assert pruning_conf.get("lr_trajectory") == "epoch"
     assert conf.get("time_drop", "none") == mode
@@ -127,7 +162,8 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(name):
              if k not in ("drop_ratio", "chunk_ms", "warmup_epochs", "anneal_epochs")}
     assert extra == EXTRA_DROP_KEYS.get(name, {})
     schedule = (drop_conf.get("warmup_epochs", 0), drop_conf.get("anneal_epochs", 0))
-    assert schedule == ((18, 12) if name.endswith("_wa") else (0, 0))
+    wa = (int(0.24 * epochs + 0.5), int(0.16 * epochs + 0.5))  # 18 and 12 of 75
+    assert schedule == (wa if name.endswith("_wa") else (0, 0))
     assert sum(schedule) < base["max_epoch"]
     if specaug == "none":
         assert conf["specaug"] is None

@@ -9,7 +9,7 @@ from recipes.corpora import REPO
 
 PLUGIN_KEYS = {"data_pruning", "data_pruning_conf", "time_drop", "time_drop_conf"}
 RECIPES = {
-    "mini_ddp": ("conf/train_asr_full.yaml", "conf/train_asr_ddp_recommended.yaml"),
+    "mini_ddp": ("conf/train_asr_full.yaml", "conf/tuning/train_asr_ddp_recommended.yaml"),
     "fsdd_digits_ddp": ("conf/train_asr_full.yaml", "conf/tuning/train_asr_ddp_recommended.yaml"),
     "librispeech_ddp": ("conf/train_asr.yaml", "conf/tuning/train_asr_ddp_recommended.yaml"),
     "lrs3_ddp": ("conf/train_asr.yaml", "conf/tuning/train_asr_ddp_recommended.yaml"),
@@ -32,4 +32,4 @@ def test_recommended_is_the_full_config_plus_easy2hard(recipe):
 
 def test_the_demo_trains_the_recommended_configuration_second():
     run_sh = (REPO / "egs2" / "mini_ddp" / "asr1" / "run.sh").read_text()
-    assert 'asr_configs="conf/train_asr_full.yaml conf/train_asr_ddp_recommended.yaml"' in run_sh
+    assert 'asr_configs="conf/train_asr_full.yaml conf/tuning/train_asr_ddp_recommended.yaml"' in run_sh
