@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mini recipe: a synthesized multi-voice corpus (espeak-ng + flite, test voices held out), a small
-# conformer trained twice -- full data (conf/train_asr_full.yaml, 24 epochs, to its valid-accuracy
+# conformer trained twice -- full data (conf/train_asr_full.yaml, 22 epochs, to its valid-accuracy
 # plateau) and the recommended configuration (conf/tuning/train_asr_ddp_recommended.yaml: Easy2hard
 # keep 0.7) -- decoded, scored, and compared in one table (WER per test set, training wall time,
 # optimizer steps, audio fed, speed-up, time to target). `make demo` runs it on 2 CPU cores.
