@@ -16,9 +16,9 @@ and the mini recipe's convergence in docs/EVIDENCE.md, to be checked on the firs
 
 - corpus: 3,000 training utterances (~2.1 h), 200 dev, 150 per test set: synthesis of 3,500
   utterances at ~0.09 CPU-s each on 16 cores ~30 s; statistics (espnet import 28 s) ~35 s;
-- model: the mini recipe's conformer (4x144, decoder 2x576, ~5 M parameters), which converged in
-  ~770 steps there; numel batches of 4e6 bins (~95 utterances): ~31 steps an epoch, 24 epochs
-  ~740 steps, past the full-data plateau if the mini recipe is a guide;
+- model: the first mini lab's conformer (4x144, decoder 2x576, ~5 M parameters), which converged
+  in ~770 steps there (docs/EVIDENCE.md); numel batches of 4e6 bins (~95 utterances): ~31 steps
+  an epoch, 24 epochs ~740 steps, past the full-data plateau if that lab is a guide;
 - training: 14 processes on 16 cores, one per variant, share the GPU by time-slicing. A step of
   this model is launch-bound (~15 ms of kernels), so the GPU serializes about
   14 x 740 x 15 ms ~ 160 s of work, plus ~35 s of concurrent imports and ~1.5 s of validation
