@@ -125,3 +125,25 @@ def test_two_cpu_ranks_through_the_recipe(mini_run):
     assert "The training was finished at 2 epochs" in (exp / "train.log").read_text()
     epoch2 = json.loads((exp / "data_pruning" / "epoch2.json").read_text())
     assert epoch2["planned_fed_seconds"] == epoch2["fed_seconds"] < 0.75 * epoch2["kept_seconds"]
+
+
+def test_demo_baseline_is_the_sized_model():
+    """conf/train_asr_full.yaml is the model docs/EVIDENCE.md sized for ``make demo`` (trial c2,
+    22 epochs, no per-epoch PNGs), and stock ESPnet builds it."""
+    import yaml
+
+    from espnet_ddp.espnet.task import PrunedASRTask
+
+    conf = REPO / "egs2" / "mini_ddp" / "asr1" / "conf" / "train_asr_full.yaml"
+    c = yaml.safe_load(conf.read_text())
+    enc = c["encoder_conf"]
+    assert (c["encoder"], enc["output_size"], enc["linear_units"], enc["num_blocks"]) == (
+        "conformer", 64, 256, 4
+    )
+    assert c["frontend_conf"]["n_mels"] == 40 and c["decoder_conf"]["num_blocks"] == 1
+    assert (c["batch_type"], c["batch_bins"], c["max_epoch"]) == ("numel", 800000, 22)
+    assert c["use_matplotlib"] is False
+    args = PrunedASRTask.get_parser().parse_args(["--config", str(conf), "--token_list", "x"])
+    args.token_list = ["<blank>", "<unk>", *(f"t{i}" for i in range(47)), "<sos/eos>"]
+    model = PrunedASRTask.build_model(args)
+    assert model.vocab_size == 50 and model.encoder.output_size() == 64

@@ -32,4 +32,5 @@ def test_recommended_is_the_full_config_plus_easy2hard(recipe):
 
 def test_the_demo_trains_the_recommended_configuration_second():
     run_sh = (REPO / "egs2" / "mini_ddp" / "asr1" / "run.sh").read_text()
-    assert 'asr_configs="conf/train_asr_full.yaml conf/tuning/train_asr_ddp_recommended.yaml"' in run_sh
+    configs = "conf/train_asr_full.yaml conf/tuning/train_asr_ddp_recommended.yaml"
+    assert f'asr_configs="{configs}"' in run_sh
