@@ -96,7 +96,7 @@ BASELINES = {
 
 
 def grid_of(recipe: str) -> dict[str, tuple]:
-    """The variants the generator writes for RECIPE (SpecAugment ones only if it has SpecAugment)."""
+    """The variants the generator writes for RECIPE (SpecAugment ones if it has SpecAugment)."""
     root = REPO / "egs2" / recipe / "asr1"
     if load(root / BASELINES[recipe]).get("specaug"):
         return {n: v for n, v in GRID.items() if n != "train_asr"}
