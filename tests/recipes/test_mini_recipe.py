@@ -147,3 +147,19 @@ def test_demo_baseline_is_the_sized_model():
     args.token_list = ["<blank>", "<unk>", *(f"t{i}" for i in range(47)), "<sos/eos>"]
     model = PrunedASRTask.build_model(args)
     assert model.vocab_size == 50 and model.encoder.output_size() == 64
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--parallel_train", "maybe"], "--parallel_train must be true or false: maybe"),
+        (["--asr_configs", "conf/none.yaml"], "no such --asr_configs entry: conf/none.yaml"),
+    ],
+)
+def test_run_sh_refuses_bad_options_before_any_stage(args, message):
+    recipe = REPO / "egs2" / "mini_ddp" / "asr1"
+    proc = subprocess.run(
+        ["./run.sh", *args], cwd=recipe, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1 and message in proc.stderr
+    assert "Stage" not in proc.stderr
