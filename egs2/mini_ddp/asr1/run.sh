@@ -77,19 +77,19 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
     if "${parallel_train}" && [ "${#confs[@]}" -gt 1 ]; then
         mkdir -p "${expdir}"
         pids=()
+        logs=()
         for i in "${!confs[@]}"; do
-            log="${expdir}/stage11_$(basename "${exp_dirs[i]}").log"
-            echo "$0: training ${exp_dirs[i]} (one thread; log: ${log})" >&2
-            run_asr "${i}" 11 11 --train_omp_threads 1 >"${log}" 2>&1 &
+            logs+=("${expdir}/stage11_$(basename "${exp_dirs[i]}").log")
+            echo "$0: training ${exp_dirs[i]} (one thread; log: ${logs[i]})" >&2
+            run_asr "${i}" 11 11 --train_omp_threads 1 >"${logs[i]}" 2>&1 &
             pids+=($!)
         done
         failed=0
         for i in "${!pids[@]}"; do
             wait "${pids[i]}" && continue
             failed=1
-            log="${expdir}/stage11_$(basename "${exp_dirs[i]}").log"
-            echo "$0: training ${exp_dirs[i]} failed; the end of ${log}:" >&2
-            tail -n 30 "${log}" >&2
+            echo "$0: training ${exp_dirs[i]} failed; the end of ${logs[i]}:" >&2
+            tail -n 30 "${logs[i]}" >&2
         done
         [ "${failed}" -eq 0 ] || exit 1
     else
