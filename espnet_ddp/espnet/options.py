@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from espnet2.utils.nested_dict_action import NestedDictAction
 
-from espnet_ddp.core.config import DROP_MODES, STRATEGIES, PruningConfig, TimeDropConfig
+from espnet_ddp.core.config import (
+    DROP_MODES,
+    PRUNING_CONF,
+    STRATEGIES,
+    PruningConfig,
+    TimeDropConfig,
+)
+from espnet_ddp.core.errors import ConfigError
+from espnet_ddp.core.lr_fit import LR_FIT_CONF, LR_FIT_DECAYS, LR_FIT_OPTION, LRFitConfig
 from espnet_ddp.espnet.min_length import MinKeepRule
 
 
@@ -40,6 +48,20 @@ def add_plugin_arguments(parser: argparse.ArgumentParser) -> None:
         default=dict(),
         help="Options of --time_drop, e.g. drop_ratio=0.3 chunk_ms=20 (see TimeDropConfig)",
     )
+    group.add_argument(
+        "--lr_fit",
+        type=str,
+        default="none",
+        choices=list(LR_FIT_DECAYS),
+        help="Replace --scheduler by the fitted schedule: the baseline's warm-up in optimizer "
+        "steps, then this decay to zero at the run's last optimizer step",
+    )
+    group.add_argument(
+        "--lr_fit_conf",
+        action=NestedDictAction,
+        default=dict(),
+        help="Options of --lr_fit: warmup_steps=N (default: --scheduler_conf's warmup_steps)",
+    )
 
 
 @dataclass(frozen=True)
@@ -48,9 +70,11 @@ class PluginOptions:
 
     pruning: PruningConfig
     time_drop: TimeDropConfig
+    lr_fit: LRFitConfig = LRFitConfig()
 
     @property
     def active(self) -> bool:
+        """Whether the run prunes or drops (the fitted schedule alone changes no data)."""
         return self.pruning.strategy != "none" or self.time_drop.mode != "none"
 
 
@@ -69,7 +93,59 @@ def plugin_options_from_args(args: argparse.Namespace) -> PluginOptions:
         drop_conf.setdefault("block_frames", rule.subsampling)  # one encoder frame
     time_drop = TimeDropConfig.from_options(args.time_drop, drop_conf)
     time_drop.check_epochs(args.max_epoch)
-    return PluginOptions(pruning=pruning, time_drop=time_drop)
+    lr_fit = LRFitConfig.from_options(
+        getattr(args, "lr_fit", "none"), getattr(args, "lr_fit_conf", None)
+    )
+    if lr_fit.active:
+        lr_fit = lr_fit.with_warmup_steps(baseline_warmup_steps(args))
+        if pruning.lr_trajectory == "epoch":
+            raise ConfigError(
+                f"{PRUNING_CONF} lr_trajectory='epoch' contradicts {LR_FIT_OPTION}="
+                f"{lr_fit.decay}: the fitted schedule already follows training progress "
+                f"(drop lr_trajectory)"
+            )
+    return PluginOptions(pruning=pruning, time_drop=time_drop, lr_fit=lr_fit)
+
+
+def baseline_warmup_steps(args: argparse.Namespace) -> int:
+    """The warm-up, in optimizer steps, of the ``--scheduler`` that ``--lr_fit`` replaces.
+
+    ``--lr_fit_conf warmup_steps`` wins; otherwise ``--scheduler_conf``'s ``warmup_steps`` (or
+    that scheduler's default) for schedulers that take one (``warmuplr``, ``warmupsteplr``,
+    ``noamlr``, ...), and 0 without a scheduler. Any other scheduler is refused: its warm-up,
+    if any, cannot be read off.
+    """
+    name = getattr(args, "scheduler", None)
+    if name is None:
+        return 0
+    conf = getattr(args, "scheduler_conf", None) or {}
+    if "warmup_steps" in conf:
+        steps = conf["warmup_steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ConfigError(
+                f"--scheduler_conf warmup_steps={steps!r}: {LR_FIT_OPTION} needs an integer >= 0"
+            )
+        return steps
+    from espnet2.tasks.abs_task import scheduler_classes
+
+    default = _warmup_default(scheduler_classes.get(name))
+    if default is None:
+        raise ConfigError(
+            f"{LR_FIT_OPTION} replaces --scheduler {name}, which has no warmup_steps: give the "
+            f"warm-up as {LR_FIT_CONF} warmup_steps=N (0 for none)"
+        )
+    return default
+
+
+def _warmup_default(cls) -> int | None:
+    if cls is None:
+        return None
+    import inspect
+
+    param = inspect.signature(cls.__init__).parameters.get("warmup_steps")
+    if param is None or not isinstance(param.default, int):
+        return None
+    return int(param.default)
 
 
 def frontend_sample_rate(args: argparse.Namespace) -> int:

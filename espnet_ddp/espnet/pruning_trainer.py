@@ -8,28 +8,54 @@ import time
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
 from espnet2.train.trainer import Trainer
 
+from espnet_ddp.espnet.fitted_lr import FittedLRScheduler
 from espnet_ddp.espnet.frame_drop import FrameDropHook
 from espnet_ddp.espnet.loss_capture import PerUtteranceLossCapture
 from espnet_ddp.espnet.lr_stretch import StretchedBatchScheduler
-from espnet_ddp.espnet.pruned_iter_factory import PlannedEpochIterator
+from espnet_ddp.espnet.pruned_iter_factory import PlannedEpochIterator, PrunedIterFactory
 
 
-class _ReportFirst:
-    """Iterates ``inner`` and registers ``stats`` with the reporter at the first batch."""
+class _EpochBatches:
+    """Iterates ``inner``; registers ``stats`` with the reporter at the first batch, and tells
+    the fitted schedulers which optimizer step each accumulation group's first batch leads to."""
 
-    def __init__(self, inner: PlannedEpochIterator, reporter, stats: dict) -> None:
+    def __init__(
+        self,
+        inner: PlannedEpochIterator,
+        reporter,
+        stats: dict,
+        fitted: list[FittedLRScheduler],
+        accum_grad: int,
+    ) -> None:
         self.inner, self.reporter, self.stats = inner, reporter, stats
+        self.fitted, self.accum_grad = fitted, accum_grad
 
     def __len__(self) -> int:
         return len(self.inner)
 
     def __iter__(self):
-        first = True
-        for item in self.inner:
-            if first:
+        for i, item in enumerate(self.inner):
+            if i == 0:
                 self.reporter.register(self.stats)
-                first = False
+            if self.fitted and i % self.accum_grad == 0:
+                for sched in self.fitted:
+                    sched.start_slot(i // self.accum_grad + 1)
             yield item
+
+
+def fitted_schedulers(optimizers, schedulers, train_iter_factory, max_epoch: int) -> list:
+    """``schedulers`` with each replaced by a :class:`FittedLRScheduler` under ``--lr_fit``."""
+    if not isinstance(train_iter_factory, PrunedIterFactory):
+        return list(schedulers)
+    config = train_iter_factory.run.options.lr_fit
+    if not config.active:
+        return list(schedulers)
+    logging.info(
+        f"espnet_ddp: --lr_fit {config.decay} replaces the scheduler(s) "
+        f"{[type(s).__name__ for s in schedulers]}: linear warm-up over {config.warmup_steps} "
+        f"optimizer steps, then {config.decay} decay to 0 at the last step of epoch {max_epoch}"
+    )
+    return [FittedLRScheduler(opt, config, max_epoch) for opt in optimizers]
 
 
 class PruningTrainer(Trainer):
@@ -41,6 +67,33 @@ class PruningTrainer(Trainer):
     the next epoch is planned and its loader's workers started, while ESPnet validates.
     Iterators that do not come from :class:`PrunedIterFactory` pass through untouched.
     """
+
+    @classmethod
+    def run(
+        cls,
+        model,
+        optimizers,
+        schedulers,
+        train_iter_factory,
+        valid_iter_factory,
+        plot_attention_iter_factory,
+        trainer_options,
+        distributed_option,
+    ) -> None:
+        """ESPnet's ``run``, with the schedulers replaced first under ``--lr_fit`` (so the
+        checkpoint saves and restores the fitted scheduler's state)."""
+        super().run(
+            model=model,
+            optimizers=optimizers,
+            schedulers=fitted_schedulers(
+                optimizers, schedulers, train_iter_factory, int(trainer_options.max_epoch)
+            ),
+            train_iter_factory=train_iter_factory,
+            valid_iter_factory=valid_iter_factory,
+            plot_attention_iter_factory=plot_attention_iter_factory,
+            trainer_options=trainer_options,
+            distributed_option=distributed_option,
+        )
 
     @classmethod
     def train_one_epoch(cls, model, iterator, optimizers, schedulers, scaler, reporter, **kwargs):
@@ -69,8 +122,11 @@ class PruningTrainer(Trainer):
             opt.register_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
             for opt in optimizers
         ]
+        accum = max(int(getattr(kwargs["options"], "accum_grad", 1)), 1)
+        fitted = [s for s in schedulers if isinstance(s, FittedLRScheduler)]
+        for sched in fitted:
+            sched.begin_epoch(plan.epoch, len(plan.batches) // accum)
         if run.options.pruning.lr_trajectory == "epoch":
-            accum = max(int(getattr(kwargs["options"], "accum_grad", 1)), 1)
             schedulers = [
                 StretchedBatchScheduler(
                     s, plan.full_data_batches // accum, max(len(plan.batches) // accum, 1)
@@ -89,7 +145,7 @@ class PruningTrainer(Trainer):
         try:
             invalid = super().train_one_epoch(
                 model=model,
-                iterator=_ReportFirst(iterator, reporter, stats),
+                iterator=_EpochBatches(iterator, reporter, stats, fitted, accum),
                 optimizers=optimizers,
                 schedulers=schedulers,
                 scaler=scaler,
@@ -103,6 +159,8 @@ class PruningTrainer(Trainer):
             for h in handles:
                 h.remove()
         train_seconds = time.perf_counter() - start
+        for sched in fitted:  # before ESPnet saves the checkpoint of this epoch
+            sched.end_epoch()
         captured = capture.collect()
         if frame_hook is not None:  # the encoder was fed frames x hop, not the waveform
             captured.fed_samples = frame_hook.fed_frames * run.frames.hop_length

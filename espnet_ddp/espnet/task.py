@@ -96,6 +96,19 @@ def check_plugin_args(args: argparse.Namespace) -> None:
             "--data_pruning/--time_drop need --iterator_type sequence, --multiple_iterator false "
             "and no --num_iters_per_epoch (an epoch must be one pass over the kept utterances)"
         )
+    if options.lr_fit.active:
+        if not uses_plugin_iterator(args):
+            raise ConfigError(
+                f"--lr_fit {options.lr_fit.decay} needs --iterator_type sequence, "
+                "--multiple_iterator false and no --num_iters_per_epoch (it reads each epoch's "
+                "planned optimizer steps from the plugin's iterator)"
+            )
+        if getattr(args, "use_deepspeed", False):
+            raise ConfigError(
+                f"--lr_fit {options.lr_fit.decay} does not apply with --use_deepspeed true: "
+                "DeepSpeed builds its scheduler from --deepspeed_config (its JSON); set the decay "
+                "there, or drop --lr_fit"
+            )
     if options.time_drop.mode != "none":
         if getattr(args, "max_cache_size", 0.0) > 0:
             raise ConfigError(

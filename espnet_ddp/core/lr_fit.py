@@ -1,0 +1,203 @@
+"""The fitted learning-rate schedule: warm-up in optimizer steps, then decay to zero at the end.
+
+A schedule fitted to the run's budget (*Budgeted Training*, arXiv 1905.04753): the learning rate
+rises linearly to its peak over ``warmup_steps`` optimizer steps (the baseline's warm-up, as
+ESPnet's ``warmuplr`` does), then falls, linearly or as a half cosine, to exactly zero at the run's
+last optimizer step. The decay follows *training progress*, not a step count, so a config needs no
+step counts and a pruned run decays over its own, fewer steps. The ``j``-th optimizer step
+(1-based) of epoch ``e``, which plans ``B_e`` steps, ends at progress
+
+    p = (e - 1 + j / B_e) / E              (E = max_epoch)
+
+so the last step of epoch ``E`` ends at ``p = 1``. Steps count planned optimizer-step slots: a
+step that the trainer skips (non-finite gradient) still advances the clock, so the end does not
+move.
+
+Responsible for the settings (:class:`LRFitConfig`) and the arithmetic (:class:`FittedSchedule`,
+a small state object with a round-tripping ``state_dict``). Not responsible for touching an
+optimizer: :mod:`espnet_ddp.espnet.fitted_lr` applies the factor.
+
+>>> s = FittedSchedule(LRFitConfig("linear", warmup_steps=2), max_epoch=2)
+>>> s.begin_epoch(1, planned_steps=4)
+>>> [round(s.factor(j), 3) for j in range(1, 5)]
+[0.5, 1.0, 0.833, 0.667]
+>>> s.end_epoch()
+>>> s.begin_epoch(2, planned_steps=2)
+>>> [round(s.factor(j), 3) for j in (1, 2)]
+[0.333, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from espnet_ddp.core.errors import ConfigError
+from espnet_ddp.core.validation import as_int, check_range
+
+LR_FIT_DECAYS = ("none", "linear", "cosine")
+LR_FIT_OPTION = "--lr_fit"
+LR_FIT_CONF = "--lr_fit_conf"
+_CONF_KEYS = ("warmup_steps",)
+
+
+@dataclass(frozen=True)
+class LRFitConfig:
+    """``--lr_fit DECAY --lr_fit_conf warmup_steps=N``: which decay, and the warm-up length.
+
+    ``warmup_steps`` None means "the baseline's": the glue fills it from ``--scheduler_conf``
+    before training (:meth:`with_warmup_steps`).
+
+    >>> LRFitConfig.from_options("cosine", {"warmup_steps": 200})
+    LRFitConfig(decay='cosine', warmup_steps=200)
+    >>> LRFitConfig.from_options("linear", {"warmup": 3})
+    Traceback (most recent call last):
+    ...
+    espnet_ddp.core.errors.ConfigError: --lr_fit_conf: unknown key(s) warmup; valid keys: warmup_steps
+    """
+
+    decay: str = "none"
+    warmup_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.decay, str) or self.decay not in LR_FIT_DECAYS:
+            raise ConfigError(
+                f"{LR_FIT_OPTION}={self.decay!r}: must be one of {', '.join(LR_FIT_DECAYS)}"
+            )
+        if self.warmup_steps is not None:
+            steps = as_int(LR_FIT_CONF, "warmup_steps", self.warmup_steps)
+            check_range(LR_FIT_CONF, "warmup_steps", steps, 0)
+            object.__setattr__(self, "warmup_steps", steps)
+
+    @property
+    def active(self) -> bool:
+        return self.decay != "none"
+
+    @classmethod
+    def from_options(cls, decay: str, conf: Mapping[str, Any] | None) -> LRFitConfig:
+        """Build from ``--lr_fit DECAY --lr_fit_conf KEY=VALUE ...``."""
+        if conf is None:
+            conf = {}
+        if not isinstance(conf, Mapping):
+            raise ConfigError(f"{LR_FIT_CONF}: must be a mapping of KEY=VALUE")
+        unknown = sorted(str(k) for k in conf if k not in _CONF_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{LR_FIT_CONF}: unknown key(s) {', '.join(unknown)}; "
+                f"valid keys: {', '.join(_CONF_KEYS)}"
+            )
+        return cls(decay=decay, **dict(conf))
+
+    def with_warmup_steps(self, steps: int) -> LRFitConfig:
+        """The same settings with the warm-up filled in (kept when already given)."""
+        if self.warmup_steps is not None:
+            return self
+        return LRFitConfig(self.decay, int(steps))
+
+
+def decay_factor(decay: str, x: float) -> float:
+    """The decay's factor at position ``x`` in [0, 1] of the decay span (1 at 0, 0 at 1).
+
+    >>> [decay_factor("linear", x) for x in (0.0, 0.25, 1.0)]
+    [1.0, 0.75, 0.0]
+    >>> [round(decay_factor("cosine", x), 4) for x in (0.0, 0.5, 1.0)]
+    [1.0, 0.5, 0.0]
+    """
+    x = min(max(x, 0.0), 1.0)
+    if decay == "linear":
+        return 1.0 - x
+    if decay == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * x))
+    raise ValueError(f"no decay {decay!r}")
+
+
+class FittedSchedule:
+    """The LR factor (of the peak) for every optimizer step of a run, from its progress.
+
+    Call :meth:`begin_epoch` with the epoch's planned optimizer steps before its first step,
+    :meth:`factor` for step ``j`` (1-based) of the epoch, and :meth:`end_epoch` after its last.
+    State (steps of earlier epochs, and the progress at which the warm-up ended) is in
+    :meth:`state_dict`, so a resumed run continues with the identical sequence.
+    """
+
+    def __init__(self, config: LRFitConfig, max_epoch: int) -> None:
+        if not config.active:
+            raise ValueError("FittedSchedule needs --lr_fit linear or cosine")
+        if config.warmup_steps is None:
+            raise ValueError("FittedSchedule needs warmup_steps resolved (with_warmup_steps)")
+        if max_epoch < 1:
+            raise ValueError(f"max_epoch={max_epoch}: must be >= 1")
+        self.config = config
+        self.max_epoch = int(max_epoch)
+        self.steps_before = 0  # optimizer-step slots of the finished epochs
+        self.warmup_end_progress: float | None = 0.0 if config.warmup_steps == 0 else None
+        self.epoch: int | None = None
+        self.planned_steps = 0
+
+    def begin_epoch(self, epoch: int, planned_steps: int) -> None:
+        """Start epoch ``epoch`` (1-based), which plans ``planned_steps`` optimizer steps."""
+        if epoch < 1:
+            raise ValueError(f"epochs are 1-based: got {epoch}")
+        self.epoch, self.planned_steps = int(epoch), max(int(planned_steps), 0)
+        warmup = int(self.config.warmup_steps or 0)
+        if self.steps_before < warmup <= self.steps_before + self.planned_steps:
+            self.warmup_end_progress = self.progress(warmup - self.steps_before)
+
+    def end_epoch(self) -> None:
+        """Count the epoch's planned steps as done (whether or not each was taken)."""
+        if self.epoch is None:
+            raise RuntimeError("end_epoch() without begin_epoch()")
+        self.steps_before += self.planned_steps
+        self.epoch, self.planned_steps = None, 0
+
+    def progress(self, step: int) -> float:
+        """Progress at the end of step ``step`` (1-based) of the current epoch."""
+        if self.epoch is None:
+            raise RuntimeError("progress() outside an epoch: call begin_epoch() first")
+        within = min(step, self.planned_steps) / self.planned_steps if self.planned_steps else 0.0
+        return (self.epoch - 1 + within) / self.max_epoch
+
+    def factor(self, step: int) -> float:
+        """LR of step ``step`` (1-based) of the current epoch, as a fraction of the peak."""
+        global_step = self.steps_before + step
+        warmup = int(self.config.warmup_steps or 0)
+        p = self.progress(step)
+        if global_step <= warmup:
+            return global_step / warmup
+        end = self.warmup_end_progress
+        if end is None:
+            raise RuntimeError(f"step {global_step} is past the warm-up, which never ended")
+        if end >= 1.0 or p >= 1.0:
+            return 0.0
+        return decay_factor(self.config.decay, (p - end) / (1.0 - end))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "lr_fit": self.config.decay,
+            "warmup_steps": self.config.warmup_steps,
+            "max_epoch": self.max_epoch,
+            "steps_before": self.steps_before,
+            "warmup_end_progress": self.warmup_end_progress,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`; refuses a state of another schedule."""
+        expected = {"lr_fit", "warmup_steps", "max_epoch", "steps_before", "warmup_end_progress"}
+        if not isinstance(state, Mapping) or set(state) != expected:
+            keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
+            raise ValueError(
+                f"not a state of the fitted LR schedule (keys {keys}): the checkpoint was "
+                f"written with another --scheduler / --lr_fit; resume with the same settings"
+            )
+        for key in ("lr_fit", "warmup_steps"):
+            if state[key] != getattr(self.config, "decay" if key == "lr_fit" else key):
+                raise ValueError(
+                    f"checkpoint has {key}={state[key]!r}, this run "
+                    f"{getattr(self.config, 'decay' if key == 'lr_fit' else key)!r}: "
+                    f"resume with the same {LR_FIT_OPTION} settings"
+                )
+        self.steps_before = int(state["steps_before"])
+        end = state["warmup_end_progress"]
+        self.warmup_end_progress = None if end is None else float(end)
