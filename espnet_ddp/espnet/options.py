@@ -97,7 +97,8 @@ def plugin_options_from_args(args: argparse.Namespace) -> PluginOptions:
         getattr(args, "lr_fit", "none"), getattr(args, "lr_fit_conf", None)
     )
     if lr_fit.active:
-        lr_fit = lr_fit.with_warmup_steps(baseline_warmup_steps(args))
+        if lr_fit.warmup_steps is None:
+            lr_fit = lr_fit.with_warmup_steps(baseline_warmup_steps(args))
         if pruning.lr_trajectory == "epoch":
             raise ConfigError(
                 f"{PRUNING_CONF} lr_trajectory='epoch' contradicts {LR_FIT_OPTION}="

@@ -18,7 +18,7 @@ MODULES = [core.__name__] + sorted(
     info.name for info in pkgutil.iter_modules(core.__path__, prefix=f"{core.__name__}.")
 )
 # Modules whose docstrings are known to carry examples: they must keep running some.
-WITH_EXAMPLES = ["config", "schedule", "score_table", "selection", "time_drop"]
+WITH_EXAMPLES = ["config", "lr_fit", "schedule", "score_table", "selection", "time_drop"]
 
 
 def run_examples(module: types.ModuleType) -> tuple[doctest.TestResults, str]:

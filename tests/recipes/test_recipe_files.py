@@ -13,7 +13,7 @@ from recipes.corpora import REPO, recipe_env, stage_recipe
 
 RECIPES = ["librispeech_ddp", "lrs3_ddp"]
 LIBRI = REPO / "egs2" / "librispeech_ddp" / "asr1"
-PLUGIN_KEYS = {"data_pruning", "data_pruning_conf", "time_drop", "time_drop_conf"}
+PLUGIN_KEYS = {"data_pruning", "data_pruning_conf", "time_drop", "time_drop_conf", "lr_fit"}
 SPECAUG_KEYS = {"specaug", "specaug_conf"}
 
 # config -> (strategy, keep_ratio, drop mode, drop ratio, SpecAugment: full | time_mask | none)
@@ -40,6 +40,22 @@ GRID = {
     "train_asr_e2h0.7_energy0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.7_chunk0.3_decay": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.7_chunk0.3_byscore": ("easy2hard", 0.7, "chunk", 0.3, "full"),
+    "train_asr_e2h0.5_then_full": ("easy2hard", 0.5, "none", None, "full"),
+}
+# every variant but the baseline and the recommended config has an _lrfit twin (fitted schedule)
+GRID.update({
+    f"{name}_lrfit": spec for name, spec in list(GRID.items())
+    if name not in ("train_asr", "train_asr_ddp_recommended")
+})
+# budget baselines: full data for a share of the baseline's epochs, fitted schedule
+BUDGETS = {"train_asr_budget0.3": 0.3, "train_asr_budget0.5": 0.5, "train_asr_budget0.7": 0.7,
+           "train_asr_budget1.0": 1.0}
+GRID.update({name: ("none", None, "none", None, "full") for name in BUDGETS})
+# baseline max_epoch -> budget -> epochs, rounded half up (22.5 -> 23, 37.5 -> 38, 7.2 -> 7)
+BUDGET_EPOCHS = {
+    75: {0.3: 23, 0.5: 38, 0.7: 53, 1.0: 75},
+    30: {0.3: 9, 0.5: 15, 0.7: 21, 1.0: 30},
+    24: {0.3: 7, 0.5: 12, 0.7: 17, 1.0: 24},
 }
 # the keys each variant adds to time_drop_conf besides drop_ratio, chunk_ms and its schedule
 EXTRA_DROP_KEYS = {
@@ -142,6 +158,12 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(recipe, name):
     base, conf = load(root / BASELINES[recipe]), load(root / "conf" / "tuning" / f"{name}.yaml")
     epochs = base["max_epoch"]
     changed = {k for k in base.keys() | conf.keys() if base.get(k) != conf.get(k)}
+    fitted = name.endswith("_lrfit") or name in BUDGETS
+    assert conf.get("lr_fit", "none") == ("linear" if fitted else "none")
+    if name in BUDGETS:  # max_epoch scaled, rounded half up; nothing else but the schedule
+        assert conf["max_epoch"] == BUDGET_EPOCHS[epochs][BUDGETS[name]]
+        assert changed <= {"max_epoch", "lr_fit"}
+        changed -= {"max_epoch"}
     assert changed <= PLUGIN_KEYS | SPECAUG_KEYS
     if specaug == "full":
         assert not changed & SPECAUG_KEYS
@@ -151,8 +173,12 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(recipe, name):
     if strategy == "infobatch":
         assert pruning_conf["prune_prob"] == 0.5
         assert pruning_conf["anneal_epochs"] == int(0.125 * epochs + 0.5)  # 9 of 75
-    if strategy != "none" or mode != "none":
+    if name.startswith("train_asr_e2h0.5_then_full"):
+        assert pruning_conf["anneal_epochs"] == int(epochs / 3 + 0.5)  # 25 of 75, 10 of 30
+    if (strategy != "none" or mode != "none") and not fitted:
         assert pruning_conf.get("lr_trajectory") == "epoch"
+    if fitted:  # the fitted schedule contradicts lr_trajectory: epoch
+        assert "lr_trajectory" not in pruning_conf
     assert conf.get("time_drop", "none") == mode
     drop_conf = conf.get("time_drop_conf") or {}
     assert drop_conf.get("drop_ratio") == ratio
@@ -160,10 +186,10 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(recipe, name):
         assert drop_conf["chunk_ms"] == 20
     extra = {k: v for k, v in drop_conf.items()
              if k not in ("drop_ratio", "chunk_ms", "warmup_epochs", "anneal_epochs")}
-    assert extra == EXTRA_DROP_KEYS.get(name, {})
+    assert extra == EXTRA_DROP_KEYS.get(name.removesuffix("_lrfit"), {})
     schedule = (drop_conf.get("warmup_epochs", 0), drop_conf.get("anneal_epochs", 0))
     wa = (int(0.24 * epochs + 0.5), int(0.16 * epochs + 0.5))  # 18 and 12 of 75
-    assert schedule == (wa if name.endswith("_wa") else (0, 0))
+    assert schedule == (wa if name.removesuffix("_lrfit").endswith("_wa") else (0, 0))
     assert sum(schedule) < base["max_epoch"]
     if specaug == "none":
         assert conf["specaug"] is None
@@ -202,7 +228,12 @@ def test_every_config_is_accepted_by_espnet_and_the_plugin():
         options = plugin_options_from_args(args)
         assert options.pruning.strategy == GRID[name][0]
         assert options.time_drop.mode == GRID[name][2]
-        model_part = {k: v for k, v in load(path).items() if k not in PLUGIN_KEYS}
+        fitted = name.endswith("_lrfit") or name in BUDGETS
+        assert options.lr_fit.decay == ("linear" if fitted else "none")
+        assert options.lr_fit.warmup_steps == (15000 if fitted else None)  # the baseline's
+        model_part = {
+            k: v for k, v in load(path).items() if k not in PLUGIN_KEYS | {"max_epoch"}
+        }
         key = yaml.safe_dump(model_part)
         if key not in built:
             args.token_list = tokens
