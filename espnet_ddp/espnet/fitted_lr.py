@@ -1,4 +1,4 @@
-"""ESPnet scheduler that applies the fitted schedule (:mod:`espnet_ddp.core.lr_fit`) to an optimizer.
+"""ESPnet scheduler that applies the fitted schedule (:mod:`espnet_ddp.core.lr_fit`) to optimizers.
 
 ``--lr_fit linear|cosine`` replaces the run's ``--scheduler``: :class:`PruningTrainer` swaps each
 optimizer's scheduler for a :class:`FittedLRScheduler` before ESPnet's ``Trainer.run`` loads a
@@ -24,7 +24,7 @@ from espnet_ddp.core.lr_fit import FittedSchedule, LRFitConfig
 class FittedLRScheduler(AbsBatchStepScheduler):
     """Sets every param group's LR to its peak x the fitted factor of the current step.
 
-    >>> sched = FittedLRScheduler(optimizer, LRFitConfig("linear", 200), max_epoch=30)  # doctest: +SKIP
+    >>> sched = FittedLRScheduler(opt, LRFitConfig("linear", 200), 30)  # doctest: +SKIP
     >>> sched.begin_epoch(1, planned_steps=62)  # doctest: +SKIP
     """
 
