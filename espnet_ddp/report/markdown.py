@@ -5,6 +5,7 @@ Responsible for headers, number formats and notes; the numbers come from ``table
 
 from __future__ import annotations
 
+from espnet_ddp.report.frontier_table import CURVE, Frontier
 from espnet_ddp.report.table import Comparison, Row
 
 MISSING = "n/a"
@@ -70,6 +71,75 @@ def target_sentence(comparison: Comparison) -> str:
     )
 
 
+def format_ratio(ratio: float | None, outside: str | None) -> str:
+    """``1.23`` or ``not bracketed (below)`` / ``(above)``; n/a when there is nothing to say."""
+    if ratio is not None:
+        return f"{ratio:.2f}"
+    if outside is not None:
+        return f"not bracketed ({outside})"
+    return MISSING
+
+
+def _frontier_cell(row: Row, comparison: Comparison) -> str:
+    if comparison.frontier is None:
+        return MISSING
+    if row.experiment not in comparison.frontier.runs:
+        return "on the curve"
+    return format_ratio(row.frontier_ratio, row.frontier_outside)
+
+
+def curve_table(frontier: Frontier) -> tuple[list[str], list[list[str]]]:
+    """The budget curve: one line per fitted-schedule full-data configuration."""
+    test_sets = list(frontier.wer_curves)
+    headers = ["configuration", "seeds", "audio fed (h)", "valid acc", "envelope"]
+    headers += [f"WER {t}" for t in test_sets]
+    wer = {t: {p.label: p for p in c.points} for t, c in frontier.wer_curves.items()}
+    cells = []
+    for p in frontier.acc_curve.points:
+        line = [p.label, str(p.seeds), f"{p.audio_hours:.3f}", f"{p.value:.4f}",
+                f"{p.envelope:.4f}"]  # fmt: skip
+        for t in test_sets:
+            q = wer[t].get(p.label)
+            line.append(MISSING if q is None else f"{q.value:.2f} (envelope {q.envelope:.2f})")
+        cells.append(line)
+    return headers, cells
+
+
+def configuration_table(frontier: Frontier) -> tuple[list[str], list[list[str]]]:
+    """Seed means of every configuration, with the frontier ratios of the others."""
+    test_sets = list(dict.fromkeys(t for c in frontier.configurations for t in c.wer))
+    headers = ["configuration", "kind", "schedule", "seeds", "audio fed (h)", "valid acc",
+               "frontier ratio (valid acc)"]  # fmt: skip
+    headers += [f"WER {t}" for t in test_sets] + [f"frontier ratio (WER {t})" for t in test_sets]
+    headers.append("wall time")
+    cells = []
+    for c in frontier.configurations:
+        on_curve = c.kind == CURVE
+        line = [c.label, c.kind, c.schedule, str(c.seeds), _number(c.audio_hours, ".3f"),
+                _number(c.valid_acc, ".4f"),
+                "on the curve" if on_curve else format_ratio(c.acc_ratio, c.acc_outside)]
+        line += [_number(c.wer.get(t), ".2f") for t in test_sets]
+        line += [
+            "on the curve" if on_curve
+            else format_ratio(c.wer_ratio.get(t), c.wer_outside.get(t))
+            for t in test_sets
+        ]
+        line.append(format_seconds(c.wall_seconds))
+        cells.append(line)
+    return headers, cells
+
+
+def frontier_sentence(frontier: Frontier) -> str:
+    return (
+        "The curve: end points of the full-data runs on the fitted LR schedule (seeds averaged), "
+        "as the running-best envelope, interpolated piecewise-linearly in audio fed. Frontier "
+        "ratio = audio the curve needs to reach a run's final valid accuracy (or WER) / audio "
+        "the run fed; above 1, the run beat training full data for less. Outside the curve's "
+        "range: not bracketed (no extrapolation). Full data on other schedules (warmuplr) is a "
+        "separate series, not on the curve."
+    )
+
+
 def _epochs(row: Row) -> str:
     return f"{row.epochs}/{row.max_epoch}" if row.max_epoch is not None else str(row.epochs)
 
@@ -79,18 +149,20 @@ def main_table(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     score_columns = [(m, t) for m, sets in comparison.test_sets.items() for t in sets]
     headers = ["experiment", "strategy", "settings", "epochs"]
     headers += [f"{m} {t}" for m, t in score_columns]
-    headers += ["wall time", "train loop", "steps", "audio fed (h)", "speed-up"]
-    headers += ["wall to target", "steps to target", "notes"]
+    headers += ["LR schedule", "wall time", "train loop", "steps", "audio fed (h)", "speed-up"]
+    headers += ["frontier ratio", "wall to target", "steps to target", "notes"]
     cells = []
     for row in comparison.rows:
         line = [row.experiment, row.strategy, row.settings or "-", _epochs(row)]
         line += [_number(row.error_rates.get(m, {}).get(t), ".2f") for m, t in score_columns]
         line += [
+            row.lr_schedule,
             format_seconds(row.wall_seconds),
             format_seconds(row.train_loop_seconds),
             _number(row.optimizer_steps, "d"),
             _number(row.fed_hours, ".3f"),
             _speedup(row),
+            _frontier_cell(row, comparison),
             *_to_target(row, comparison),
             "; ".join(row.notes),
         ]
@@ -130,6 +202,12 @@ def render(comparison: Comparison) -> str:
         "train loop, steps and audio fed: data_pruning records, else ESPnet's own files.",
         target_sentence(comparison),
     ]
+    if comparison.frontier is not None:
+        parts.append("## The frontier: full data on a fitted schedule, for less audio")
+        parts.append(markdown_table(*curve_table(comparison.frontier)))
+        parts.append("### Configurations (seed means)")
+        parts.append(markdown_table(*configuration_table(comparison.frontier)))
+        parts.append(frontier_sentence(comparison.frontier))
     for test_set in comparison.sample_rate_sets:
         parts.append(f"### WER (%) by evaluation sampling rate: {test_set}")
         parts.append(markdown_table(*sample_rate_table(comparison, test_set)))

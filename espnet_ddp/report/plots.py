@@ -1,7 +1,10 @@
 """PNG figures of a comparison (matplotlib, no display needed).
 
-Responsible for four kinds of figure, written into one folder:
+Responsible for five kinds of figure, written into one folder:
 
+- ``frontier.png``: the budget curve (full data on the fitted schedule, running-best envelope)
+  and every other configuration's seed means, against audio fed, for valid accuracy and each
+  decoded test set's WER, and valid accuracy against wall time (compare only runs timed alike);
 - ``data_per_epoch.png``: kept ratio and seconds of audio fed per epoch, all experiments;
 - ``scores_<experiment>.png``: per epoch, the scores the selection saw, kept ones in colour;
 - ``valid_vs_wall_time.png``: validation loss and accuracy against wall-clock time, all
@@ -23,6 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from espnet_ddp.report.experiment import Experiment
+from espnet_ddp.report.frontier import Curve
+from espnet_ddp.report.frontier_table import CURVE, FULL_OTHER, Frontier
 from espnet_ddp.report.pruning_log import PruningLog
 from espnet_ddp.report.table import Comparison
 
@@ -175,11 +180,54 @@ def plot_wer_vs_sample_rate(comparison: Comparison, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _draw_curve(ax, curve: Curve, frontier: Frontier, metric: str, test_set: str | None) -> None:
+    xs = [p.audio_hours for p in curve.points]
+    ax.plot(xs, [p.envelope for p in curve.points], color="black", linewidth=2,
+            label="budget curve (fitted LR, envelope)", gid="curve")  # fmt: skip
+    ax.scatter(xs, [p.value for p in curve.points], color="black", zorder=3)
+    for p in curve.points:
+        ax.annotate(p.label, (p.audio_hours, p.value), fontsize="x-small",
+                    textcoords="offset points", xytext=(3, 3))  # fmt: skip
+    for c in frontier.configurations:
+        value = c.valid_acc if test_set is None else c.wer.get(test_set)
+        if c.kind == CURVE or value is None or c.audio_hours is None:
+            continue
+        marker = "s" if c.kind == FULL_OTHER else "o"
+        ax.scatter([c.audio_hours], [value], marker=marker, zorder=3,
+                   label=f"{c.label} ({c.schedule}, {c.seeds} seed{'s' * (c.seeds > 1)})")
+    ax.set(xlabel="audio fed (h)", ylabel=metric)
+
+
+def frontier_figure(frontier: Frontier) -> Figure:
+    """The figure of :func:`plot_frontier`."""
+    panels = 1 + len(frontier.wer_curves) + 1
+    fig = Figure(figsize=(5.2 * panels, 4.5))
+    axes = np.atleast_1d(fig.subplots(1, panels))
+    _draw_curve(axes[0], frontier.acc_curve, frontier, "final valid accuracy", None)
+    for ax, (test_set, curve) in zip(axes[1:], frontier.wer_curves.items(), strict=False):
+        _draw_curve(ax, curve, frontier, f"WER {test_set} (%)", test_set)
+    wall = axes[-1]
+    for c in frontier.configurations:
+        if c.wall_seconds is not None and c.valid_acc is not None:
+            marker = {CURVE: "D", FULL_OTHER: "s"}.get(c.kind, "o")
+            wall.scatter([c.wall_seconds / 60], [c.valid_acc], marker=marker, label=c.label)
+    wall.set(xlabel="training wall time (min; compare runs timed alike)",
+             ylabel="final valid accuracy")  # fmt: skip
+    axes[0].legend(fontsize="x-small")
+    return fig
+
+
+def plot_frontier(frontier: Frontier | None, path: Path) -> Path | None:
+    """The frontier figure; None without a frontier."""
+    return None if frontier is None else _save(frontier_figure(frontier), path)
+
+
 def write_plots(experiments: list[Experiment], comparison: Comparison, out_dir: Path) -> list[Path]:
     """Writes every figure that has data into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
+        plot_frontier(comparison.frontier, out_dir / "frontier.png"),
         plot_data_per_epoch(experiments, out_dir / "data_per_epoch.png"),
         plot_valid_vs_wall_time(experiments, out_dir / "valid_vs_wall_time.png", comparison),
         plot_wer_vs_sample_rate(comparison, out_dir / "wer_vs_sample_rate.png"),

@@ -20,6 +20,20 @@ class Strategy:
     data_pruning_conf: dict[str, Any] = field(default_factory=dict)
     time_drop: str = NONE
     time_drop_conf: dict[str, Any] = field(default_factory=dict)
+    lr_fit: str = NONE
+    scheduler: str | None = None
+
+    @property
+    def full_data(self) -> bool:
+        """Neither pruning nor dropping: every utterance, full length, every epoch."""
+        return self.label == NONE
+
+    @property
+    def lr_schedule(self) -> str:
+        """``fitted linear`` under ``--lr_fit``, else the ESPnet scheduler's name (or ``none``)."""
+        if self.lr_fit not in (NONE, ""):
+            return f"fitted {self.lr_fit}"
+        return self.scheduler or NONE
 
     @property
     def label(self) -> str:
@@ -51,10 +65,13 @@ def _conf(value: Any) -> dict[str, Any]:
 
 
 def strategy_from_config(config: dict[str, Any]) -> Strategy:
-    """Reads ``data_pruning``/``time_drop`` and their ``*_conf`` keys (absent -> ``none``)."""
+    """Reads ``data_pruning``/``time_drop``, their ``*_conf`` keys, ``lr_fit`` and ``scheduler``
+    (absent -> ``none``)."""
     return Strategy(
         data_pruning=str(config.get("data_pruning") or NONE),
         data_pruning_conf=_conf(config.get("data_pruning_conf")),
         time_drop=str(config.get("time_drop") or NONE),
         time_drop_conf=_conf(config.get("time_drop_conf")),
+        lr_fit=str(config.get("lr_fit") or NONE),
+        scheduler=None if config.get("scheduler") is None else str(config["scheduler"]),
     )

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from espnet_ddp.report.experiment import Experiment
+from espnet_ddp.report.frontier_table import Frontier, build_frontier
 from espnet_ddp.report.read_results_md import METRICS
 
 SAMPLE_RATE_TEST_SET = re.compile(r"^(?P<base>.+)_sr(?P<rate>\d+)_(?P<mode>asis|back)$")
@@ -61,6 +62,9 @@ class Row:
     time_to_target: TimeToTarget | None = None
     sample_rates: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lr_schedule: str = "?"
+    frontier_ratio: float | None = None  # on final valid acc; None: on the curve or unbracketed
+    frontier_outside: str | None = None  # below | above when not bracketed
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Comparison:
     reference: int | None = None
     target_fraction: float = DEFAULT_TARGET_FRACTION
     reference_valid_acc: float | None = None
+    frontier: Frontier | None = None
 
     @property
     def target_valid_acc(self) -> float | None:
@@ -103,6 +108,7 @@ class Comparison:
             "reference_final_valid_acc": self.reference_valid_acc,
             "target_valid_acc": self.target_valid_acc,
             "rows": rows,
+            "frontier": None if self.frontier is None else self.frontier.to_dict(),
         }
 
 
@@ -141,6 +147,7 @@ def _row(exp: Experiment) -> Row:
         fed_hours=exp.fed_hours,
         sample_rates=by_rate,
         notes=list(exp.notes),
+        lr_schedule=strategy.lr_schedule if strategy else "?",
     )
 
 
@@ -232,6 +239,11 @@ def build_comparison(
     }
     test_sets = {m: t for m, t in test_sets.items() if t}
     rate_sets = list(dict.fromkeys(t for row in rows for t in row.sample_rates))
+    frontier = build_frontier(experiments, test_sets.get("WER", []))
+    if frontier is not None:
+        for row in rows:
+            if (ratio := frontier.runs.get(row.experiment)) is not None:
+                row.frontier_ratio, row.frontier_outside = ratio.acc_ratio, ratio.acc_outside
     return Comparison(
         rows=rows,
         baseline=baseline,
@@ -240,4 +252,5 @@ def build_comparison(
         reference=reference if rows else None,
         target_fraction=target_fraction,
         reference_valid_acc=ref_acc,
+        frontier=frontier,
     )
