@@ -44,7 +44,7 @@ $(OLDEST_VENV)/.espnet_ddp-installed: setup.py
 	touch $@
 
 test-espnet-oldest: system-deps $(OLDEST_VENV)/.espnet_ddp-installed
-	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(OLDEST_TESTS)
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(OLDEST_TESTS)
 
 bench: install
 	$(VPY) bench/speedup.py

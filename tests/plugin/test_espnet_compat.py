@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from espnet2.train.distributed_utils import DistributedOption
 from packaging.specifiers import SpecifierSet
 
 from espnet_ddp.core.lr_fit import LRFitConfig
@@ -66,7 +67,7 @@ def test_training_dataset_is_built_with_or_without_build_dataset(tiny_corpus):
             "--output_dir", "unused",
         ]
     )  # fmt: skip
-    options = PrunedASRTask.build_iter_options(args, argparse.Namespace(distributed=False), "train")
+    options = PrunedASRTask.build_iter_options(args, DistributedOption(), "train")
 
     class WithoutBuildDataset:  # the task as ESPnet 202412 has it
         check_task_requirements = PrunedASRTask.check_task_requirements

@@ -167,3 +167,15 @@ def test_pruning_off_gives_stock_espnet_training_losses(name, tiny_corpus, tmp_p
                 assert math.isclose(a, b, rel_tol=LOSS_RTOL), (epoch, key, a, b)
     # and the losses moved: the runs trained, not just started
     assert stock[1]["loss"] != stock[EPOCHS]["loss"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="use_amp needs CUDA (a GPU check)")
+def test_use_amp_config_trains_with_a_live_grad_scaler_on_gpu(tiny_corpus, tmp_path):
+    """Budget: 60 s on one GPU. On a CPU, ESPnet's GradScaler and autocast disable themselves,
+    so ``use_amp`` is only exercised here: the checkpoint holds a scaler with a scale."""
+    name = "ls100_conformer_amp.yaml"
+    conf = stock_config(name)
+    exp = train_stock(tiny_corpus, tmp_path / "exp", name, "--ngpu", "1", *PRUNING, *DROP)
+    check_records(exp, conf, 24)
+    states = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)
+    assert states["scaler"] and float(states["scaler"]["scale"]) > 0
