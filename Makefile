@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 PINS := torch==2.11.0 torchaudio==2.11.0 espnet==202511
 STAMP := $(VENV)/.espnet_ddp-installed
 
-.PHONY: install system-deps test lint demo bench clean
+.PHONY: install system-deps test lint demo bench clean test-espnet-oldest
 
 $(STAMP): setup.py
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,25 @@ test: install
 
 demo: install
 	cd egs2/mini_ddp/asr1 && ./run.sh
+
+# The oldest supported ESPnet (setup.py's range) in a venv of its own: the training, resume and
+# batch-sampler tests against it. Needs Debian's libsentencepiece-dev (ESPnet 202412 pins
+# sentencepiece 0.1.97, which has no wheel for Python 3.11 and builds against that library).
+OLDEST_ESPNET := 202412
+OLDEST_VENV := .venv-espnet$(OLDEST_ESPNET)
+OLDEST_TESTS := tests/plugin/test_e2e_training.py tests/plugin/test_resume_training.py \
+	tests/plugin/test_resume.py tests/plugin/test_epoch_batches.py \
+	tests/plugin/test_espnet_compat.py
+
+$(OLDEST_VENV)/.espnet_ddp-installed: setup.py
+	bash scripts/install_system_deps.sh libsentencepiece-dev
+	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q torch==2.11.0 torchaudio==2.11.0 espnet==$(OLDEST_ESPNET)
+	$(OLDEST_VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+test-espnet-oldest: system-deps $(OLDEST_VENV)/.espnet_ddp-installed
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(OLDEST_TESTS)
 
 bench: install
 	$(VPY) bench/speedup.py

@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["espnet_ddp", "espnet_ddp.*"]),
     python_requires=">=3.10",
     install_requires=[
-        "espnet==202511",
+        "espnet>=202412,<=202511",  # tested: 202412 (make test-espnet-oldest), 202511
         "torch>=2.1",
         "torchaudio>=2.1",
         "numpy",

@@ -3,9 +3,10 @@
 ESPnet's samplers (``espnet2/samplers``) read shape files and walk every utterance in Python.
 The plugin rebuilds its batches every epoch from the kept utterances at their fed lengths, so it
 does the same arithmetic here on numpy arrays, without files: for the same lengths the batches
-are exactly those of ``build_batch_sampler`` (ESPnet 202511) for the batch types ``unsorted``,
-``sorted``, ``folded``, ``length`` and ``numel`` (``tests/plugin/test_epoch_batches.py`` checks
-it against ESPnet's own samplers). "File order", which ESPnet uses to break ties, is the order
+are exactly those of ``build_batch_sampler`` (ESPnet 202412 to 202511; 202611's new folded rule
+when that release is installed) for the batch types ``unsorted``, ``sorted``, ``folded``,
+``length`` and ``numel`` (``tests/plugin/test_epoch_batches.py`` checks it against ESPnet's own
+samplers). "File order", which ESPnet uses to break ties, is the order
 of the utterance ids.
 
 Not responsible for: which utterances are kept or how long they are fed (:mod:`pruning_run`),
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from espnet_ddp.espnet.compat import espnet_release
 
 BATCH_TYPES = ("unsorted", "sorted", "folded", "length", "numel")
 SORT_ORDERS = ("descending", "ascending")
@@ -38,6 +41,7 @@ class BatchSpec:
     drop_last: bool
     min_batch_size: int
     text_bins: str = "shape"  # "shape": count text as ESPnet's shape file says; "tokens": L only
+    espnet_release: int = 0  # whose sampler rules to follow; 0: the installed ESPnet's
 
 
 @dataclass(frozen=True, eq=False)
@@ -405,12 +409,19 @@ def _greedy_sizes(cost: np.ndarray, batch_bins: int, min_size: int, drop_last: b
     return np.asarray(sizes, dtype=np.int64)
 
 
+# ESPnet 202611 changed the folded sampler: under drop_last it drops a short last batch, and it
+# spreads a last batch below min_batch_size over the others from the last one back (not from
+# the one before it, which ran out of range when the last batch was as large as the rest).
+FOLDED_FIX_RELEASE = 202611
+
+
 def _folded(spec, names, lengths, dims):
     _check_sort(spec)
     if len(spec.fold_lengths) != len(names):
         raise ValueError(
             f"--fold_length: {len(spec.fold_lengths)} given for {len(names)} shape files"
         )
+    fixed = (spec.espnet_release or espnet_release()) >= FOLDED_FIX_RELEASE
     order = stable_argsort(lengths[0])
     factor = np.zeros(order.size, dtype=np.int64)
     for length, fold in zip(lengths, spec.fold_lengths, strict=True):
@@ -422,20 +433,23 @@ def _folded(spec, names, lengths, dims):
     sizes: list[int] = []
     start = 0
     while start < n:
-        # ESPnet 202511 keeps the last batch under drop_last here (its check never fires).
+        if fixed and spec.drop_last and sizes and start + per_start[start] > n:
+            break
+        # Before 202611, ESPnet keeps the last batch under drop_last (its check never fires).
         size = min(n - start, per_start[start])
         sizes.append(size)
         start += size
     if len(sizes) > 1 and sizes[-1] < spec.min_batch_size:
         last = sizes.pop()
-        if last >= len(sizes):
+        if not fixed and last >= len(sizes):
             raise ValueError(
                 f"espnet_ddp: batch_type folded cannot spread a last batch of {last} over "
                 f"{len(sizes)} batches (ESPnet's sampler fails here too): change --batch_size "
                 "or --min_batch_size"
             )
+        first = 1 if fixed else 2
         for i in range(last):
-            sizes[-(i % len(sizes)) - 2] += 1
+            sizes[-(i % len(sizes)) - first] += 1
     return (
         order,
         np.asarray(sizes, dtype=np.int64),

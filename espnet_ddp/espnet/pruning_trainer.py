@@ -8,6 +8,7 @@ import time
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
 from espnet2.train.trainer import Trainer
 
+from espnet_ddp.espnet.compat import full_checkpoint_load, resume_needs_full_load
 from espnet_ddp.espnet.fitted_lr import FittedLRScheduler
 from espnet_ddp.espnet.frame_drop import FrameDropHook
 from espnet_ddp.espnet.loss_capture import PerUtteranceLossCapture
@@ -94,6 +95,16 @@ class PruningTrainer(Trainer):
             trainer_options=trainer_options,
             distributed_option=distributed_option,
         )
+
+    @staticmethod
+    def resume(*args, **kwargs) -> None:
+        """ESPnet's ``resume``; under ESPnet < 202506 its ``torch.load`` of the run's own
+        ``checkpoint.pth`` gets ``weights_only=False``, which torch >= 2.6 no longer defaults to
+        (the reporter's statistics hold numpy scalars)."""
+        if not resume_needs_full_load():
+            return Trainer.resume(*args, **kwargs)
+        with full_checkpoint_load():
+            return Trainer.resume(*args, **kwargs)
 
     @classmethod
     def train_one_epoch(cls, model, iterator, optimizers, schedulers, scaler, reporter, **kwargs):

@@ -12,6 +12,7 @@ from espnet2.tasks.asr import ASRTask
 from espnet2.train.distributed_utils import DistributedOption
 
 from espnet_ddp.core.errors import ConfigError
+from espnet_ddp.espnet.compat import build_training_dataset, min_batch_size
 from espnet_ddp.espnet.ctc_floor import ctc_floors, preprocessor_tokenizer
 from espnet_ddp.espnet.distributed import RankInfo
 from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable
@@ -173,7 +174,7 @@ def build_pruned_iter_factory(
             sort_in_batch=args.sort_in_batch,
             sort_batch=args.sort_batch,
             drop_last=args.drop_last_iter,
-            min_batch_size=ranks.world_size if ranks.distributed else args.min_batch_size,
+            min_batch_size=ranks.world_size if ranks.distributed else min_batch_size(args),
             text_bins=options.pruning.text_bins,
         ),
         output_dir=args.output_dir,
@@ -187,7 +188,7 @@ def build_pruned_iter_factory(
     if options.time_drop.mode not in ("none", "frames"):
         preprocessor = TimeDropPreprocessor(iter_options.preprocess_fn, run.dropper)
         iter_options.preprocess_fn = preprocessor
-    dataset = task.build_dataset(args, iter_options)
+    dataset = build_training_dataset(task, args, iter_options)
     logging.info(
         f"espnet_ddp: {len(shapes.utt_ids)} training utterances, data_pruning={args.data_pruning} "
         f"{options.pruning}, time_drop={args.time_drop} {options.time_drop}"

@@ -158,3 +158,33 @@ def test_index_of_finds_fresh_strings_and_names_an_unknown_id():
     assert table.index_of(fresh).tolist() == list(range(499, -1, -1))
     with pytest.raises(KeyError, match="'nope' is not in the training shape files"):
         table.index_of([fresh[0], "nope"])
+
+
+@pytest.mark.parametrize(
+    "release, drop_last, min_bs, n, sizes",
+    [
+        (202511, False, 3, 9, [5, 4]),  # a short last batch goes to the one before the last
+        (202611, False, 3, 9, [4, 5]),  # ... to the last one (ESPnet 202611)
+        (202511, True, 1, 9, [4, 4, 1]),  # drop_last keeps the short last batch
+        (202611, True, 1, 9, [4, 4]),  # ... and drops it (ESPnet 202611)
+        (202611, False, 2, 5, [5]),  # 202511 cannot spread this one (next test)
+    ],
+)
+def test_folded_follows_the_rule_of_the_espnet_release(release, drop_last, min_bs, n, sizes):
+    """Budget: 1 s. The installed release's rule is checked against ESPnet above."""
+    ids = [f"u{i}" for i in range(n)]
+    table = ShapeTable.from_arrays(ids, {"speech": np.arange(1, n + 1) * 100, "text": [3] * n})
+    spec = BatchSpec(
+        "folded", 4, 1, (100_000, 1000), "ascending", "ascending", drop_last, min_bs,
+        espnet_release=release,
+    )  # fmt: skip
+    assert batch_positions(spec, table, np.arange(n), table.lengths[0]).sizes().tolist() == sizes
+
+
+def test_folded_before_202611_names_a_last_batch_it_cannot_spread():
+    table = ShapeTable.from_arrays(["a", "b", "c", "d", "e"], {"speech": [1, 2, 3, 4, 5]})
+    spec = BatchSpec(
+        "folded", 4, 1, (100,), "ascending", "ascending", False, 2, espnet_release=202511
+    )
+    with pytest.raises(ValueError, match="cannot spread a last batch of 1 over 1 batches"):
+        batch_positions(spec, table, np.arange(5), table.lengths[0])
