@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# GPU benchmark of espnet_ddp, one command, no network needed:
+# GPU benchmark of espnet_ddp, its one command, no network needed:
 #     bash bench/gpu/run.sh            # on a machine with one GPU: the full benchmark (hours)
-#     bash bench/gpu/run.sh --quick    # 3 timing runs, fits one 9-minute command (quick.py)
-#     bash bench/gpu/run.sh --sweep    # WER of the candidate variants, trained concurrently,
-#                                      # fits one 9-minute command (sweep.py)
+#     bash bench/gpu/run.sh --quick    # 3 timing runs, fits one 9-minute command
+#     bash bench/gpu/run.sh --sweep    # WER of 13 variants (candidates, budget baseline, fitted
+#                                      # twins) trained concurrently, then the frontier; fits one
+#                                      # 9-minute command
 #     bash bench/gpu/run.sh --small    # with any of the above: CPU smoke run of that pipeline
-# Other options are passed to bench.py, quick.py or sweep.py (--help lists them).
+#     bash bench/gpu/run.sh --sweep --dry   # print the plan and every run's options, run nothing
+# Every option goes to `python -m gpu` (bench/gpu/__main__.py; --help lists them per mode).
 #
 # It needs Python with torch and torchaudio. What else is missing is installed from
 # bench/gpu/offline/ (made beforehand by bench/gpu/fetch_wheels.sh on a machine with network):
 #   - espnet and its pure-Python dependencies -> a venv layered on the system's packages;
 #   - espeak-ng and flite (Debian packages) -> unpacked into a folder, never into /.
 set -euo pipefail
-export BENCH_T0=${BENCH_T0:-$(date +%s.%N)}  # quick.py reports the time spent before it started
+export BENCH_T0=${BENCH_T0:-$(date +%s.%N)}  # --quick reports the time spent before Python
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "${here}/../.." && pwd)
 offline=${here}/offline
@@ -72,18 +74,8 @@ if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null; then
     flite -t hello -o /dev/null || die "flite from ${root} does not run"
 fi
 
-# 3. The benchmark: --quick and --sweep choose the script, every other option goes to it.
-script=bench.py
-args=()
-for arg in "$@"; do
-    case "${arg}" in
-        --quick | --sweep)
-            [ "${script}" = bench.py ] || die "give one of --quick and --sweep"
-            script=${arg#--}.py ;;
-        *) args+=("${arg}") ;;
-    esac
-done
+# 3. The benchmark: one Python entry point; it picks the mode from --quick / --sweep.
 export PYTHONPATH=${repo}:${repo}/bench${PYTHONPATH:+:${PYTHONPATH}}
 cd "${repo}"
-say "python: ${py}; ${script} ${args[*]:-}"
-exec "${py}" "${here}/${script}" ${args[@]+"${args[@]}"}
+say "python: ${py}; python -m gpu $*"
+exec "${py}" -m gpu "$@"

@@ -13,12 +13,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "bench" / "gpu"))
 
 import common  # noqa: E402
 from common import chunk_drop, easy2hard  # noqa: E402
-
-import bench as gpu_bench  # noqa: E402
+from gpu import __main__ as gpu_entry  # noqa: E402
+from gpu import corpus as gpu_corpus  # noqa: E402
+from gpu.figures import plateaued  # noqa: E402
+from gpu.plan import FULL, SMALL  # noqa: E402
 
 
 def run_script(*args: str) -> str:
@@ -50,21 +51,25 @@ def test_speedup_dry_plans_interleaved_rounds_and_a_valid_config():
     assert conf["accum_grad"] == 1 and conf["max_cache_size"] == 0
 
 
-def test_gpu_bench_dry_lists_every_required_variant():
-    out = json.loads(run_script("bench/gpu/bench.py", "--dry", "--small"))
-    names = set(out["variants"])
-    required = {"a_full", "b_e2h", "c_drop20", "d_e2h_drop20", "e_random_drop20", "d_anneal"}
-    assert required | {f"c_drop{ms}" for ms in (5, 10, 40, 80)} <= names
-    for name, (_label, args) in out["variants"].items():
+def test_gpu_bench_dry_lists_every_required_variant(capsys):
+    # budget: 5 s (in-process dry run: nothing trains)
+    assert gpu_entry.main(["--dry", "--small"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    names = list(out["variants"])
+    required = ["a_full", "b_e2h", "c_drop20", "d_e2h_drop20", "e_random_drop20"]
+    assert names[:5] == required and {f"c_drop{ms}" for ms in (5, 10, 40, 80)} <= set(names)
+    for name, variant in out["variants"].items():
         if name != "a_full":
-            assert "lr_trajectory=epoch" in args  # matched-epoch comparison
-    assert any(a.startswith("anneal_epochs=") for a in out["variants"]["d_anneal"][1])
-    warm_anneal = out["variants"]["d_warm_anneal"][1]
+            assert "lr_trajectory=epoch" in variant["args"]  # matched-epoch comparison
+        assert variant["epochs"] == 3 and "--lr_fit" not in variant["args"]
+    assert out["variants"]["a_full"]["args"] == ["--data_pruning", "none", "--time_drop", "none"]
+    assert "anneal_epochs=1" in out["variants"]["d_anneal"]["args"]
+    warm_anneal = out["variants"]["d_warm_anneal"]["args"]
     assert "warmup_epochs=1" in warm_anneal and "anneal_epochs=1" in warm_anneal
 
 
 def test_full_gpu_plan_is_librispeech_sized():
-    plan = gpu_bench.FULL
+    plan = FULL
     assert (plan.blocks, plan.dim, plan.dec_blocks) == (12, 256, 6)
     assert plan.num_train * 2.5 / 3600 >= 10  # >= 10 h at about 2.5 s per utterance
     conf = yaml.safe_load(plan.config())
@@ -74,9 +79,9 @@ def test_full_gpu_plan_is_librispeech_sized():
 def test_plateau_needs_a_flat_window():
     rising = {e: 0.1 * e for e in range(1, 8)}
     flat = {**rising, 8: 0.7005, 9: 0.7004, 10: 0.7001}
-    assert not gpu_bench.plateaued(rising, 3, 0.002)
-    assert gpu_bench.plateaued(flat, 3, 0.002)
-    assert not gpu_bench.plateaued({1: 0.1}, 3, 0.002)
+    assert not plateaued(rising, 3, 0.002)
+    assert plateaued(flat, 3, 0.002)
+    assert not plateaued({1: 0.1}, 3, 0.002)
 
 
 class _FakeCorpus:
@@ -93,15 +98,15 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, dict]]:
         calls.append((root, kw))
         return _FakeCorpus()
 
-    monkeypatch.setattr(gpu_bench, "build_corpus", fake)
+    monkeypatch.setattr(gpu_corpus, "build_corpus", fake)
     monkeypatch.setattr(common, "build_corpus", fake)
     return calls
 
 
 def test_gpu_set_up_writes_the_config_and_builds_the_plan_sized_corpus(tmp_path, built):
-    plan = gpu_bench.SMALL
+    plan = SMALL
     out = tmp_path / "run"
-    ngpu, nj, corpus, started = gpu_bench.set_up(plan, out, ngpu=2, nj=None)
+    ngpu, nj, corpus, started = gpu_corpus.set_up(plan, out, ngpu=2, nj=None)
     assert (ngpu, nj) == (2, max(1, os.cpu_count() or 2))
     assert isinstance(corpus, _FakeCorpus) and started > 0
     assert (out / "config.yaml").read_text() == plan.config()
@@ -114,7 +119,7 @@ def test_gpu_set_up_writes_the_config_and_builds_the_plan_sized_corpus(tmp_path,
             },
         )
     ]  # fmt: skip
-    assert gpu_bench.set_up(plan, out, ngpu=0, nj=3)[:2] == (0, 3)
+    assert gpu_corpus.set_up(plan, out, ngpu=0, nj=3)[:2] == (0, 3)
 
 
 def test_cpu_benchmarks_share_one_corpus_per_size(tmp_path, built):
