@@ -3,7 +3,7 @@
 Responsible for: building a synthetic corpus with the project's own tools (``synth_corpus``,
 ``token_list``), ESPnet's statistics stage (shape files, ``feats_stats.npz``), launching trainings
 (optionally in rounds, see ``round_train.py``) and reading back what each epoch recorded. Not
-responsible for deciding what to compare: ``speedup.py`` and ``gpu/bench.py`` do that.
+responsible for deciding what to compare: ``speedup.py`` and ``gpu/full.py`` do that.
 """
 
 from __future__ import annotations
