@@ -1,5 +1,6 @@
 """``espnet-ddp-python`` is ``python3`` except for ``-m espnet2.bin.asr_train``; stock ESPnet in the
-same environment is untouched. Budget: 15 s (one in-process import of ESPnet's ASR task)."""
+same environment is untouched. Budget: 25 s (measured 24 s, nearly all the in-process import of
+ESPnet's ASR task, which a full suite run shares with other tests)."""
 
 from __future__ import annotations
 
