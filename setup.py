@@ -27,6 +27,7 @@ setup(
     entry_points={
         "console_scripts": [
             "espnet-ddp-compare=espnet_ddp.bin.compare:main",
+            "espnet-ddp-python=espnet_ddp.bin.python_shim:main",
         ]
     },
 )
