@@ -1,6 +1,6 @@
 """The mini recipe (``egs2/mini_ddp/asr1/run.sh``, what ``make demo`` runs), shrunk to a few
-dozen utterances and two epochs: stages 1-13 for both experiments, the comparison table, and a
-rerun from statistics (``--stage 10``)."""
+dozen utterances and two epochs: stages 1-13 for its three experiments, the comparison table with
+the frontier, and a rerun from statistics (``--stage 10``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EXPERIMENTS = ["asr_train_asr_full", "asr_train_asr_ddp_recommended"]
+EXPERIMENTS = [
+    "asr_train_asr_budget1.0", "asr_train_asr_budget0.7", "asr_train_asr_ddp_recommended"
+]
 TEST_SETS = ["test_espeak", "test_flite"]
 SHRINK = [
     "--local_data_opts", "--num_train 48 --num_dev 8 --num_test 6",
@@ -63,18 +65,26 @@ def test_every_experiment_scores_every_test_set(mini_run):
             assert re.search(rf"^\|\S*/{test_set}\|\d+\|\d+\|", results, re.M), results
 
 
-def test_comparison_table_has_the_baseline_and_the_pruned_run(mini_run):
+def test_comparison_table_has_the_budgets_the_pruned_run_and_the_frontier(mini_run):
     recipe, proc = mini_run
     table = (recipe / "exp" / "COMPARISON.md").read_text()
     assert table in proc.stdout
     cmp = json.loads((recipe / "exp" / "comparison.json").read_text())
     rows = cmp["table"]["rows"]
-    assert len(rows) == 2
+    assert len(rows) == 3
     columns = cmp["table"]["columns"]
     speed = columns.index(next(c for c in columns if c.lower().startswith("speed")))
     assert rows[0][speed].startswith("1.00")
+    # the budget runs make the curve (here, with --max_epoch 2 for all, one configuration of two
+    # runs); the pruned run, not on it, gets its ratio or "not bracketed"
+    assert "## The frontier" in table
+    points = cmp["frontier"]["acc_curve"]["points"]
+    assert len(points) == 1 and points[0]["seeds"] == 2, points
+    ratio = columns.index("frontier ratio")
+    assert rows[0][ratio] == rows[1][ratio] == "on the curve"
+    assert re.fullmatch(r"\d+\.\d\d|not bracketed \((below|above)\)", rows[2][ratio]), rows[2]
     # the recommended run kept 70% of the utterances in its pruned epoch, at full length
-    full, pruned = (recipe / "exp" / n / "data_pruning" for n in EXPERIMENTS)
+    full, pruned = (recipe / "exp" / n / "data_pruning" for n in (EXPERIMENTS[0], EXPERIMENTS[2]))
     epoch2 = json.loads((pruned / "epoch2.json").read_text())
     assert epoch2["kept_utterances"] == round(0.7 * epoch2["total_utterances"] + 1e-9)
     assert epoch2["fed_seconds"] == epoch2["kept_seconds"] < 0.75 * epoch2["total_seconds"]

@@ -34,7 +34,7 @@ GRID = {
     "train_asr_e2h0.7_chunk0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.7_chunk0.3_wa": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.6": ("easy2hard", 0.6, "none", None, "full"),
-    "train_asr_ddp_recommended": ("easy2hard", 0.7, "none", None, "full"),
+    "train_asr_ddp_recommended": ("random", 0.7, "none", None, "full"),
     "train_asr_e2h0.7_frames0.3": ("easy2hard", 0.7, "frames", 0.3, "full"),
     "train_asr_e2h0.7_tempo0.3": ("easy2hard", 0.7, "tempo", 0.3, "full"),
     "train_asr_e2h0.7_energy0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
@@ -42,6 +42,8 @@ GRID = {
     "train_asr_e2h0.7_chunk0.3_byscore": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.5_then_full": ("easy2hard", 0.5, "none", None, "full"),
 }
+# the recommended pruning configuration (docs/EVIDENCE.md, "The decision"): on the fitted schedule
+RECOMMENDED = "train_asr_ddp_recommended"
 # every variant but the baseline and the recommended config has an _lrfit twin (fitted schedule)
 GRID.update({
     f"{name}_lrfit": spec for name, spec in list(GRID.items())
@@ -137,6 +139,25 @@ def test_tuning_configs_are_the_generator_output(recipe, tmp_path):
         assert (tmp_path / f).read_text() == committed, f"rerun utils/make_tuning_configs.sh ({f})"
 
 
+def test_demo_configs_are_the_generator_output_at_12_epochs(tmp_path):
+    """conf/demo/ of the mini recipe (what ``make demo`` trains): the grid's full-data budgets 1.0
+    and 0.7 and the recommended configuration, written with --max_epoch 12."""
+    root = REPO / "egs2" / "mini_ddp" / "asr1"
+    names = ["train_asr_budget1.0", "train_asr_budget0.7", RECOMMENDED]
+    proc = subprocess.run(
+        ["bash", "utils/make_tuning_configs.sh", "--max_epoch", "12", "--only", " ".join(names),
+         "conf/train_asr_full.yaml", str(tmp_path)],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.yaml")) == sorted(f"{n}.yaml" for n in names)
+    for name in names:
+        committed = (root / "conf" / "demo" / f"{name}.yaml").read_text()
+        assert (tmp_path / f"{name}.yaml").read_text() == committed, name
+    epochs = {n: load(root / "conf" / "demo" / f"{n}.yaml")["max_epoch"] for n in names}
+    assert epochs == {"train_asr_budget1.0": 12, "train_asr_budget0.7": 8, RECOMMENDED: 12}
+
+
 def test_generator_refuses_a_baseline_without_max_epoch(tmp_path):
     base = tmp_path / "train.yaml"
     base.write_text("# header\n\nencoder: conformer\n")
@@ -158,7 +179,7 @@ def test_grid_config_is_the_baseline_plus_its_own_keys(recipe, name):
     base, conf = load(root / BASELINES[recipe]), load(root / "conf" / "tuning" / f"{name}.yaml")
     epochs = base["max_epoch"]
     changed = {k for k in base.keys() | conf.keys() if base.get(k) != conf.get(k)}
-    fitted = name.endswith("_lrfit") or name in BUDGETS
+    fitted = name.endswith("_lrfit") or name in BUDGETS or name == RECOMMENDED
     assert conf.get("lr_fit", "none") == ("linear" if fitted else "none")
     if name in BUDGETS:  # max_epoch scaled, rounded half up; nothing else but the schedule
         assert conf["max_epoch"] == BUDGET_EPOCHS[epochs][BUDGETS[name]]
@@ -228,7 +249,7 @@ def test_every_config_is_accepted_by_espnet_and_the_plugin():
         options = plugin_options_from_args(args)
         assert options.pruning.strategy == GRID[name][0]
         assert options.time_drop.mode == GRID[name][2]
-        fitted = name.endswith("_lrfit") or name in BUDGETS
+        fitted = name.endswith("_lrfit") or name in BUDGETS or name == RECOMMENDED
         assert options.lr_fit.decay == ("linear" if fitted else "none")
         assert options.lr_fit.warmup_steps == (15000 if fitted else None)  # the baseline's
         model_part = {

@@ -1,4 +1,5 @@
-"""The recommended configuration of every recipe: its full-data config plus Easy2hard 0.7 only."""
+"""The recommended configuration of every recipe: its full-data config plus random 0.7 pruning on
+the fitted schedule (docs/EVIDENCE.md, "The decision"), and nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import yaml
 
 from recipes.corpora import REPO
 
-PLUGIN_KEYS = {"data_pruning", "data_pruning_conf", "time_drop", "time_drop_conf"}
 RECIPES = {
     "mini_ddp": ("conf/train_asr_full.yaml", "conf/tuning/train_asr_ddp_recommended.yaml"),
     "fsdd_digits_ddp": ("conf/train_asr_full.yaml", "conf/tuning/train_asr_ddp_recommended.yaml"),
@@ -17,20 +17,21 @@ RECIPES = {
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_recommended_is_the_full_config_plus_easy2hard(recipe):
+def test_recommended_is_the_full_config_plus_random_pruning_on_the_fitted_schedule(recipe):
     root = REPO / "egs2" / recipe / "asr1"
     full, recommended = (yaml.safe_load((root / p).read_text()) for p in RECIPES[recipe])
     changed = {k for k in full.keys() | recommended.keys() if full.get(k) != recommended.get(k)}
-    assert changed == {"data_pruning", "data_pruning_conf"}, changed
-    assert recommended["data_pruning"] == "easy2hard"
-    assert recommended["data_pruning_conf"] == {
-        "keep_ratio": 0.7, "warmup_epochs": 1, "lr_trajectory": "epoch"
-    }
+    assert changed == {"data_pruning", "data_pruning_conf", "lr_fit"}, changed
+    assert recommended["data_pruning"] == "random"
+    assert recommended["data_pruning_conf"] == {"keep_ratio": 0.7, "warmup_epochs": 1}
+    assert recommended["lr_fit"] == "linear"
     assert recommended.get("time_drop", "none") == "none"
-    assert not changed & (PLUGIN_KEYS - {"data_pruning", "data_pruning_conf"})
 
 
-def test_the_demo_trains_the_recommended_configuration_second():
+def test_the_demo_trains_both_budgets_and_the_recommended_configuration():
     run_sh = (REPO / "egs2" / "mini_ddp" / "asr1" / "run.sh").read_text()
-    configs = "conf/train_asr_full.yaml conf/tuning/train_asr_ddp_recommended.yaml"
+    configs = " ".join(
+        f"conf/demo/{n}.yaml"
+        for n in ("train_asr_budget1.0", "train_asr_budget0.7", "train_asr_ddp_recommended")
+    )
     assert f'asr_configs="{configs}"' in run_sh

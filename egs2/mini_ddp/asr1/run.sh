@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
 # Mini recipe: a synthesized multi-voice corpus (espeak-ng + flite, test voices held out), a small
-# conformer trained twice -- full data (conf/train_asr_full.yaml, 30 epochs, to its valid-accuracy
-# plateau) and the recommended configuration (conf/tuning/train_asr_ddp_recommended.yaml: Easy2hard
-# keep 0.7) -- decoded, scored, and compared in one table (WER per test set, training wall time,
-# optimizer steps, audio fed, speed-up, time to target). `make demo` runs it on 2 CPU cores.
-# conf/tuning/ holds the mini lab's other variants (docs/EVIDENCE.md), e.g.
+# conformer trained three times for 12 epochs (conf/demo/, written by utils/make_tuning_configs.sh
+# --max_epoch 12 from conf/train_asr_full.yaml) -- full data (train_asr_budget1.0) and full data
+# for 8 epochs (train_asr_budget0.7), both with the fitted LR schedule (lr_fit: linear), and the
+# recommended pruning configuration (train_asr_ddp_recommended) -- decoded, scored, and compared
+# in one table: WER per test set, wall time, optimizer steps, audio fed, and the frontier ratio
+# (audio the two full-data runs' curve needs for the pruned run's result / audio it fed; above 1:
+# pruning beat training fewer epochs). `make demo` runs it on 2 CPU cores.
+# conf/tuning/ holds the mini lab's grid at 30 epochs (docs/EVIDENCE.md), e.g.
 #   ./run.sh --stage 11 --asr_configs "conf/train_asr_full.yaml conf/tuning/train_asr_e2h0.5.yaml" --expdir exp_lab
 #
 #   ./run.sh                      # everything
 #   ./run.sh --stage 10           # from statistics collection on (data already prepared)
-#   ./run.sh --stage 12 --asr_configs conf/train_asr_full.yaml   # re-decode one experiment
+#   ./run.sh --stage 12 --asr_configs conf/demo/train_asr_budget1.0.yaml   # re-decode one experiment
 #
 # Options of this script: --stage, --stop_stage, --asr_configs (the experiments, in order; the
 # first is the baseline of the comparison), --expdir, --parallel_train (default true: stage 11 of
 # every experiment at the same time, one thread each; false: one after another with asr.sh's
 # threads). Every other option goes to asr.sh as it is, after this script's own.
-# Two small trainings at one thread each use 2 cores better than one at two threads (19 s against
-# 32 s for two epochs here); both wall times are then measured while sharing the machine, and the
-# full-data run has it alone once the shorter run ends, which understates the speed-up.
+# Small trainings at one thread each use 2 cores better than one at two threads (19 s against
+# 32 s for two epochs here); the wall times are then measured while sharing the machine, and the
+# longest run has it alone once the shorter ones end, which understates their speed-up.
 set -euo pipefail
 
 stage=1
 stop_stage=13
-asr_configs="conf/train_asr_full.yaml conf/tuning/train_asr_ddp_recommended.yaml"
+asr_configs="conf/demo/train_asr_budget1.0.yaml conf/demo/train_asr_budget0.7.yaml conf/demo/train_asr_ddp_recommended.yaml"
 expdir=exp
 parallel_train=true
 asr_sh_args=()

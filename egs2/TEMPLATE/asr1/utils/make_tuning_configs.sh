@@ -192,7 +192,7 @@ write() {
     local name=$1 description=$2 part
     shift 2
     if "${lrfit}"; then
-        name="${name}_lrfit"
+        "${keep_name:-false}" || name="${name}_lrfit"
         description="${description} Fitted LR schedule."
     fi
     wanted "${name}" || return 0
@@ -269,8 +269,8 @@ write train_asr_e2h0.7_chunk0.3_byscore "Easy2hard 0.7 + 20 ms chunks 0.3 on ave
 write train_asr_e2h0.5_then_full "Own design: Easy2hard keep 0.5, then full data for the last third of the epochs." \
     body easy2hard_then_full
 done
-lrfit=false
-
-write train_asr_ddp_recommended "The recommended configuration (docs/EVIDENCE.md): Easy2hard keep 0.7, full-length audio." \
-    body "pruning easy2hard 0.7"
+# The recommended configuration (docs/EVIDENCE.md, "The decision"), on the fitted schedule.
+lrfit=true
+keep_name=true write train_asr_ddp_recommended "The recommended pruning configuration (docs/EVIDENCE.md): random 70% of the utterances each epoch." \
+    body "pruning random 0.7"
 echo "$0: ${out} has $(ls "${out}"/train_asr_*.yaml | wc -l) configs"
