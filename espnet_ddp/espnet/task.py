@@ -10,6 +10,7 @@ from pathlib import Path
 import torch.distributed as dist
 from espnet2.tasks.asr import ASRTask
 from espnet2.train.distributed_utils import DistributedOption
+from espnet2.train.trainer import Trainer
 
 from espnet_ddp.core.errors import ConfigError
 from espnet_ddp.espnet.compat import build_training_dataset, min_batch_size
@@ -51,9 +52,12 @@ class PrunedASRTask(ASRTask):
     def main_worker(cls, args: argparse.Namespace) -> None:
         """ESPnet's worker, then an orderly end of torch.distributed.
 
-        Without it, a gloo rank can abort at interpreter exit ("terminate called without an
-        active exception") after training finished, and the launcher reports a failure.
+        The trainer is chosen first (:func:`trainer_class`): a DeepSpeed run without plugin
+        options gets ESPnet's own ``Trainer``, which ESPnet then swaps for its DeepSpeed trainer.
+        Without the orderly end, a gloo rank can abort at interpreter exit ("terminate called
+        without an active exception") after training finished, and the launcher reports a failure.
         """
+        cls.trainer = trainer_class(args)
         super().main_worker(args)
         shut_down_process_group()
 
@@ -65,7 +69,12 @@ class PrunedASRTask(ASRTask):
         mode: str,
         kwargs: dict | None = None,
     ):
-        if mode != "train" or args.collect_stats or not uses_plugin_iterator(args):
+        if (
+            mode != "train"
+            or args.collect_stats
+            or not uses_plugin_iterator(args)
+            or stock_deepspeed_run(args)
+        ):
             return super().build_iter_factory(args, distributed_option, mode, kwargs)
         return build_pruned_iter_factory(cls, args, distributed_option, kwargs)
 
@@ -87,11 +96,39 @@ def uses_plugin_iterator(args: argparse.Namespace) -> bool:
     )
 
 
+def stock_deepspeed_run(args: argparse.Namespace) -> bool:
+    """``--use_deepspeed true`` without plugin options: ESPnet's own trainer and iterators.
+
+    ESPnet accepts DeepSpeed only with its own ``Trainer`` class; with no plugin option set the
+    run is exactly stock. With one set, :func:`check_plugin_args` refuses the run.
+    """
+    return bool(getattr(args, "use_deepspeed", False)) and not getattr(
+        args, "collect_stats", False
+    )
+
+
+def trainer_class(args: argparse.Namespace) -> type[Trainer]:
+    """The trainer of this run: ESPnet's ``Trainer`` for a DeepSpeed run (no plugin options,
+    see :func:`stock_deepspeed_run`), the plugin's :class:`PruningTrainer` otherwise."""
+    return Trainer if stock_deepspeed_run(args) else PruningTrainer
+
+
 def check_plugin_args(args: argparse.Namespace) -> None:
     """Validate the plugin options against each other and ESPnet's options, before training."""
     if getattr(args, "collect_stats", False):
         return
     options = plugin_options_from_args(args)
+    if getattr(args, "use_deepspeed", False) and options.active:
+        given = [
+            f"--{name} {getattr(args, name)}"
+            for name in ("data_pruning", "time_drop")
+            if getattr(args, name) != "none"
+        ]
+        raise ConfigError(
+            f"--use_deepspeed true does not apply with {' and '.join(given)}: ESPnet trains "
+            "DeepSpeed runs with its own DeepSpeed trainer only, which neither scores nor prunes "
+            "(drop --use_deepspeed, or the plugin options for a stock DeepSpeed run)"
+        )
     if options.active and not uses_plugin_iterator(args):
         raise ConfigError(
             "--data_pruning/--time_drop need --iterator_type sequence, --multiple_iterator false "
