@@ -16,7 +16,7 @@ from espnet_ddp.core.errors import ConfigError
 from espnet_ddp.espnet.compat import build_training_dataset, min_batch_size
 from espnet_ddp.espnet.ctc_floor import ctc_floors, preprocessor_tokenizer
 from espnet_ddp.espnet.distributed import RankInfo
-from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable
+from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable, read_utt2category
 from espnet_ddp.espnet.min_length import MinKeepRule
 from espnet_ddp.espnet.options import add_plugin_arguments, plugin_options_from_args
 from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
@@ -187,6 +187,14 @@ def build_pruned_iter_factory(
     ranks = RankInfo.current()
     data_names = [name for _, name, _ in iter_options.data_path_and_name_and_type]
     shapes = ShapeTable.load(iter_options.shape_files, data_names)
+    categories = Path(iter_options.data_path_and_name_and_type[0][0]).parent / "utt2category"
+    if categories.exists():  # where ESPnet's sequence factory looks for it
+        shapes = shapes.with_categories(read_utt2category(categories), str(categories))
+        logging.info(
+            f"espnet_ddp: {categories}: batch_type {iter_options.batch_type} batches "
+            + ("one category each" if iter_options.batch_type == "folded" else
+               "ignore it, as ESPnet's do")
+        )
     min_keep = MinKeepRule.from_args(args)
     floors = None
     if options.time_drop.mode != "none":

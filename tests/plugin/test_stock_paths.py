@@ -106,3 +106,48 @@ def test_deepspeed_refusal_stops_the_command_before_training(mini, capsys):
     assert "error: --use_deepspeed true does not apply with --data_pruning easy2hard" in (
         capsys.readouterr().err
     )
+
+
+# -- utt2category -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def categorized(mini, tmp_path_factory) -> Path:
+    """``mini`` with an ``utt2category`` beside ``wav.scp`` (where ESPnet looks for it)."""
+    d = tmp_path_factory.mktemp("categorized")
+    for name in ("wav.scp", "text", "speech_shape", "text_shape", "tokens.txt"):
+        (d / name).write_text((mini / name).read_text())
+    (d / "utt2category").write_text(
+        "".join(f"u{i:02d} {'ab'[i % 3 == 0]}\n" for i in range(len(LENGTHS)))
+    )
+    return d
+
+
+def categories(d: Path) -> dict[str, str]:
+    return dict(line.split() for line in (d / "utt2category").read_text().splitlines())
+
+
+def test_full_data_batches_with_utt2category_are_espnets(categorized):
+    args = parse(categorized)
+    stock = train_factory(ASRTask, args).sampler.generate(0)
+    plan = train_factory(PrunedASRTask, args).run.plan_epoch(1)
+    assert plan.batches == [tuple(b) for b in stock]
+    # u00 u03 u06 u09 are "b", and u00 is the shortest (ties break by id): "b" comes first.
+    # Each category: batches of 3 by length, descending within, the batch list reversed.
+    assert plan.batches == [
+        ("u09",), ("u03", "u06", "u00"), ("u08", "u07", "u02"), ("u05", "u01", "u04"),
+    ]  # fmt: skip
+
+
+def test_pruned_and_dropped_batches_keep_to_one_category(categorized):
+    args = parse(
+        categorized, "--data_pruning", "random", "--data_pruning_conf", "keep_ratio=0.6",
+        "--time_drop", "chunk", "--time_drop_conf", "drop_ratio=0.3",
+    )  # fmt: skip
+    run = train_factory(PrunedASRTask, args).run
+    cat = categories(categorized)
+    for epoch in (2, 3):  # after the full-data warm-up epoch, on made-up scores
+        run.table.update(run.utt_ids, [float(i % 4) for i in range(len(run.utt_ids))])
+        run._table_epoch = epoch - 1
+        plan = run.plan_epoch(epoch)
+        assert len({u for b in plan.batches for u in b}) == 6
+        assert int(plan.fed.sum()) < plan.kept_samples  # time dropping shortened them
+        assert all(len({cat[u] for u in b}) == 1 for b in plan.batches)
