@@ -18,7 +18,12 @@ from espnet_ddp.espnet.ctc_floor import ctc_floors, preprocessor_tokenizer
 from espnet_ddp.espnet.distributed import RankInfo
 from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable, read_utt2category
 from espnet_ddp.espnet.min_length import MinKeepRule
-from espnet_ddp.espnet.options import add_plugin_arguments, plugin_options_from_args
+from espnet_ddp.espnet.model_frames import measured_rule
+from espnet_ddp.espnet.options import (
+    add_plugin_arguments,
+    frontend_sample_rate,
+    plugin_options_from_args,
+)
 from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
 from espnet_ddp.espnet.pruning_run import DataPruningRun, FrontendFrames
 from espnet_ddp.espnet.pruning_trainer import PruningTrainer
@@ -62,6 +67,17 @@ class PrunedASRTask(ASRTask):
         shut_down_process_group()
 
     @classmethod
+    def build_model(cls, args: argparse.Namespace):
+        """ESPnet's model; for a time-dropping training run, its framing is measured on it
+        (:func:`measured_rule`) for the CTC floors of the training iterator built next."""
+        model = super().build_model(args)
+        if needs_ctc_floor(args):
+            _MEASURED[id(args)] = measured_rule(
+                model, MinKeepRule.from_args(args), frontend_sample_rate(args)
+            )
+        return model
+
+    @classmethod
     def build_iter_factory(
         cls,
         args: argparse.Namespace,
@@ -77,6 +93,30 @@ class PrunedASRTask(ASRTask):
         ):
             return super().build_iter_factory(args, distributed_option, mode, kwargs)
         return build_pruned_iter_factory(cls, args, distributed_option, kwargs)
+
+
+# CTC floor rules measured by PrunedASRTask.build_model, by the id of the run's arguments.
+_MEASURED: dict[int, MinKeepRule] = {}
+
+
+def needs_ctc_floor(args: argparse.Namespace) -> bool:
+    """A training run that drops time needs each utterance's CTC floor."""
+    return (
+        not getattr(args, "collect_stats", False)
+        and getattr(args, "time_drop", "none") != "none"
+    )
+
+
+def ctc_floor_rule(task: type[ASRTask], args: argparse.Namespace) -> MinKeepRule:
+    """The CTC floor rule measured on this run's model (built now when it was not yet)."""
+    rule = _MEASURED.pop(id(args), None)
+    if rule is None:
+        model = task.build_model(args)  # a PrunedASRTask records its rule as it builds
+        rule = _MEASURED.pop(id(args), None)
+        if rule is None:
+            rule = measured_rule(model, MinKeepRule.from_args(args), frontend_sample_rate(args))
+        del model
+    return rule
 
 
 def shut_down_process_group() -> None:
@@ -198,6 +238,7 @@ def build_pruned_iter_factory(
     min_keep = MinKeepRule.from_args(args)
     floors = None
     if options.time_drop.mode != "none":
+        min_keep = ctc_floor_rule(task, args)
         text = [p for p, name, _ in iter_options.data_path_and_name_and_type if name == "text"]
         floors = ctc_floors(
             shapes.utt_ids,
