@@ -59,7 +59,9 @@ def measured_rule(model: torch.nn.Module, base: MinKeepRule, fs: int) -> MinKeep
     ``(n3 - n1) / p``; so ``p`` is at most ``(n3 - n1) / (f3 - f1 - 1)``, which is taken (rounded
     up: the floor errs long, by about 1%), and the edge is the most either probe has beyond its
     whole frames, plus ``f1`` times the spread of ``p``. ``samples_for_count(F)`` then gives at
-    least ``F`` frames for every ``F``. Two forwards of the model, on its device.
+    least ``F`` frames for every ``F``. When the options' ``hop_length * subsampling`` fits the
+    probes (ESPnet's default frontend and a convolutional input layer), ``base`` is returned as
+    it is: exact. Two forwards of the model, on its device.
 
     >>> rule = measured_rule(model, MinKeepRule.from_args(args), 16000)  # doctest: +SKIP
     """
@@ -71,6 +73,12 @@ def measured_rule(model: torch.nn.Module, base: MinKeepRule, fs: int) -> MinKeep
             "its framing cannot be measured for the CTC floor"
         )
     span = n3 - n1
+    if (f3 - f1 - 1) * base.frame_samples <= span <= (f3 - f1 + 1) * base.frame_samples:
+        logging.info(
+            f"espnet_ddp: CTC floor: the model's framing agrees with the options' "
+            f"{base.frame_samples} samples per encoder frame"
+        )
+        return base  # the options' rule is exact for this frontend and encoder
     per_frame = math.ceil(span / (f3 - f1 - 1))
     spread = per_frame - span // (f3 - f1 + 1)
     edge = max(0, n1 - f1 * per_frame, n3 - f3 * per_frame) + f1 * spread
