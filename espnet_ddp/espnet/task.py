@@ -100,10 +100,11 @@ _MEASURED: dict[int, MinKeepRule] = {}
 
 
 def needs_ctc_floor(args: argparse.Namespace) -> bool:
-    """A training run that drops time needs each utterance's CTC floor."""
+    """A training run (it has ``--train_shape_file``) that drops time needs CTC floors."""
     return (
         not getattr(args, "collect_stats", False)
         and getattr(args, "time_drop", "none") != "none"
+        and bool(getattr(args, "train_shape_file", None))
     )
 
 
