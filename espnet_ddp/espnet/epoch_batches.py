@@ -9,6 +9,12 @@ when that release is installed) for the batch types ``unsorted``, ``sorted``, ``
 samplers). "File order", which ESPnet uses to break ties, is the order
 of the utterance ids.
 
+With an ``utt2category`` file beside the first training data file, ESPnet 202511's folded
+sampler batches each category on its own (categories in order of first appearance by length),
+so no batch mixes categories; :func:`batch_positions` does the same for the kept utterances at
+their fed lengths (:attr:`ShapeTable.categories`). ESPnet's other batch types ignore the file,
+and so does the plugin.
+
 Not responsible for: which utterances are kept or how long they are fed (:mod:`pruning_run`),
 category samplers (``catbel``, ``catpow``: not supported by the plugin's iterator), sharding.
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +69,7 @@ class ShapeTable:
     feat_dims: tuple[np.ndarray, ...]
     speech_index: int
     text_index: int | None
+    categories: np.ndarray | None = None  # category code per utterance (``utt2category``)
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
     _by_hash: list = field(default_factory=list, repr=False)
 
@@ -106,6 +113,31 @@ class ShapeTable:
             bad = utt_ids[int(missing[0])]
             raise KeyError(f"utterance {bad!r} is not in the training shape files")
         return order[at].astype(np.int64)
+
+    def with_categories(self, utt2category: Mapping[str, str], source: str) -> ShapeTable:
+        """This table with each utterance's category (``utt2category``, read from ``source``).
+
+        Raises ``ValueError`` naming ``source`` when its ids are not the table's, as ESPnet does.
+
+        >>> t = ShapeTable.from_arrays(["a", "b", "c"], {"speech": [1, 2, 3]})
+        >>> t.with_categories({"a": "x", "b": "y", "c": "x"}, "utt2category").categories.tolist()
+        [0, 1, 0]
+        """
+        if len(utt2category) != len(self.utt_ids) or any(
+            u not in utt2category for u in self.utt_ids
+        ):
+            diff = sorted(set(self.utt_ids).symmetric_difference(utt2category))[:3]
+            raise ValueError(
+                f"{source}: utterance ids differ from the training shape files, e.g. {diff}"
+            )
+        names: dict[str, int] = {}
+        codes = np.fromiter(
+            (names.setdefault(utt2category[u], len(names)) for u in self.utt_ids),
+            dtype=np.int64,
+            count=len(self.utt_ids),
+        )
+        table = replace(self, categories=codes, _positions=self._positions, _by_hash=self._by_hash)
+        return table
 
     @classmethod
     def from_arrays(cls, utt_ids: Sequence[str], shapes: Mapping[str, Sequence]) -> ShapeTable:
@@ -198,6 +230,20 @@ def _read_shape_file(path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, np.asarray(lengths, dtype=np.int64), np.asarray(dims, dtype=np.int64)
 
 
+def read_utt2category(path: str | Path) -> dict[str, str]:
+    """``utt_id category`` per line (ESPnet's ``utt2category``); raises naming the line."""
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise ValueError(f"{path}:{lineno}: expected 'utt_id category', got {line!r}")
+            out[parts[0]] = parts[1]
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class EpochBatches:
     """Batches as positions into the shape table: ``flat[offsets[b]:offsets[b + 1]]`` is batch b.
@@ -255,9 +301,47 @@ def batch_positions(
             dims.append(np.ones(kept.size, dtype=np.int64))
         else:
             dims.append(table.feat_dims[d][kept])
-    order, sizes, reverse_in, reverse_batches = _ESPNET_RULES[spec.batch_type](
-        spec, table.names, lengths, dims
-    )
+    if table.categories is not None and spec.batch_type == "folded":
+        return _by_category(spec, table, kept, lengths, dims)
+    rule = _ESPNET_RULES[spec.batch_type]
+    flat, sizes = _assemble(kept, *rule(spec, table.names, lengths, dims))
+    return EpochBatches(flat, np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))))
+
+
+def _by_category(spec, table, kept, lengths, dims) -> EpochBatches:
+    """The folded rule over each category alone, categories in order of first appearance in
+    the utterances sorted by length (ESPnet's ``FoldedBatchSampler`` with ``utt2category``)."""
+    cats = table.categories[kept]
+    by_length = cats[stable_argsort(lengths[0])]
+    values, first = np.unique(by_length, return_index=True)
+    flats, all_sizes = [], []
+    earlier = 0
+    for cat in values[np.argsort(first)].tolist():
+        sel = np.flatnonzero(cats == cat)
+        sub = _folded(
+            spec,
+            table.names,
+            [x[sel] for x in lengths],
+            [x[sel] for x in dims],
+            earlier_batches=earlier,
+        )
+        flat, sizes = _assemble(kept[sel], *sub)
+        flats.append(flat)
+        all_sizes.append(sizes)
+        earlier += sizes.size
+    sizes = np.concatenate(all_sizes)
+    offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+    return EpochBatches(np.concatenate(flats), offsets)
+
+
+def _assemble(
+    kept: np.ndarray,
+    order: np.ndarray,
+    sizes: np.ndarray,
+    reverse_in: bool,
+    reverse_batches: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batch ``kept[order]`` into ``sizes``, then reverse within batches and the batch list."""
     flat = kept[order]
     offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
     flat = flat[: offsets[-1]]
@@ -266,11 +350,10 @@ def batch_positions(
         ends = np.repeat(offsets[1:], sizes)
         flat = flat[starts + ends - 1 - np.arange(flat.size)]
     if reverse_batches:
-        sizes = sizes[::-1]
         pieces = [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)][::-1]
         flat = np.concatenate(pieces) if pieces else flat
-        offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
-    return EpochBatches(flat, offsets)
+        sizes = sizes[::-1]
+    return flat, np.asarray(sizes, dtype=np.int64)
 
 
 def build_epoch_batches(
@@ -415,7 +498,8 @@ def _greedy_sizes(cost: np.ndarray, batch_bins: int, min_size: int, drop_last: b
 FOLDED_FIX_RELEASE = 202611
 
 
-def _folded(spec, names, lengths, dims):
+def _folded(spec, names, lengths, dims, earlier_batches: int = 0):
+    """``earlier_batches``: batches of the categories before this one (``utt2category``)."""
     _check_sort(spec)
     if len(spec.fold_lengths) != len(names):
         raise ValueError(
@@ -433,12 +517,16 @@ def _folded(spec, names, lengths, dims):
     sizes: list[int] = []
     start = 0
     while start < n:
-        if fixed and spec.drop_last and sizes and start + per_start[start] > n:
-            break
+        if spec.drop_last and start + per_start[start] > n:
+            # ESPnet < 202611 counts the earlier categories' batches here, not this one's.
+            if (sizes if fixed else earlier_batches):
+                break
         # Before 202611, ESPnet keeps the last batch under drop_last (its check never fires).
         size = min(n - start, per_start[start])
         sizes.append(size)
         start += size
+    if not sizes:  # drop_last left a category no batch (ESPnet raises "0 batches")
+        return order, np.zeros(0, dtype=np.int64), False, False
     if len(sizes) > 1 and sizes[-1] < spec.min_batch_size:
         last = sizes.pop()
         if not fixed and last >= len(sizes):

@@ -32,8 +32,9 @@ class PerUtteranceLossCapture:
 
     - a forward pre-hook on the ESPnet model reads ``utt_id`` (set by ESPnet's trainer), the
       text and speech lengths; it is inactive in eval mode, so validation records nothing;
-    - a forward hook on ``model.ctc.ctc_loss`` (``CTCLoss(reduction="none")``) takes the (B,)
-      vector of the first CTC call of the step (intermediate CTC calls come later);
+    - a forward hook on ``model.ctc.ctc_loss`` (``CTCLoss(reduction="none")``, or ``brctc``'s
+      loss over the utterances it can align) takes the per-utterance losses of the step's
+      first CTC call (intermediate CTC calls come later, and are only re-weighted);
     - forward hooks on ``model.criterion_att.criterion`` (element-wise KL) and
       ``model.criterion_att`` reduce the already computed KL tensor per utterance, under the
       criterion's own padding mask.
@@ -78,7 +79,7 @@ class PerUtteranceLossCapture:
         if ctc is not None and getattr(m, "ctc_weight", 0.0) != 0.0:
             if not isinstance(getattr(ctc, "ctc_loss", None), torch.nn.Module):
                 raise ValueError(
-                    "espnet_ddp: per-utterance scores need ctc_conf ctc_type=builtin "
+                    "espnet_ddp: per-utterance scores need ctc_conf ctc_type builtin or brctc "
                     f"(got {getattr(ctc, 'ctc_type', '?')})"
                 )
             self._handles.append(ctc.ctc_loss.register_forward_hook(self._on_ctc))
@@ -114,22 +115,44 @@ class PerUtteranceLossCapture:
         self.hook_seconds += time.perf_counter() - t0
 
     def _on_ctc(self, module, inputs, output):
+        """Scores from the step's first CTC call; loss weights on every call.
+
+        ESPnet's model calls its CTC once for the final encoder output, then once per
+        intermediate layer (``interctc_layer_idx``); InfoBatch's weights rescale each call.
+        ``brctc`` returns only the utterances it can align (``min_hlens <= hlens``), in batch
+        order, or ``[0.]`` when none: the valid ones are scored, the others stay NaN.
+        """
         step = self._step
-        if step is None or step["ctc"] is not None:
+        if step is None or step["ctc"] is False:
             return None
         t0 = time.perf_counter()
-        loss = output.detach().float()
-        if loss.dim() != 1 or loss.numel() != len(step["utt_ids"]):
-            step["ctc"] = False  # not per utterance (e.g. brctc excludes some): skip the batch
-            return None
-        # zero_infinity turns impossible alignments into 0: mark them non-finite instead.
         ilens, olens = inputs[2], inputs[3]
-        needed = olens.to(loss.device) + label_repeats(inputs[1], olens).to(loss.device)
-        impossible = ilens.to(loss.device) < needed
-        step["ctc"] = torch.where(impossible, torch.full_like(loss, float("nan")), loss)
+        needed = olens.to(output.device) + label_repeats(inputs[1], olens).to(output.device)
+        # zero_infinity turns impossible alignments into 0: mark them non-finite instead.
+        possible = ilens.to(output.device) >= needed
+        n = len(step["utt_ids"])
+        if output.dim() != 1:
+            step["ctc"] = False  # not per utterance: skip the batch
+            return None
+        if output.numel() == n:
+            rows = None  # one loss per utterance, in batch order
+        elif output.numel() == int(possible.sum()):
+            rows = possible  # brctc: the alignable utterances only
+        elif not bool(possible.any()) and output.numel() == 1:
+            rows = possible  # brctc's [0.] for a batch it cannot align at all: no score
+        else:
+            step["ctc"] = False  # per-utterance losses cannot be told apart: skip the batch
+            return None
+        if step["ctc"] is None:
+            loss = output.detach().float()
+            if rows is not None:
+                full = torch.full((n,), float("nan"), device=loss.device)
+                loss = full.masked_scatter(rows, loss[: int(rows.sum())])
+            step["ctc"] = torch.where(possible, loss, torch.full_like(loss, float("nan")))
         result = None
-        if "w" in step:
-            result = output * step["w"].to(output.dtype)
+        if "w" in step and (rows is None or bool(rows.any())):
+            w = step["w"] if rows is None else step["w"][rows.to(step["w"].device)]
+            result = output * w.to(output.dtype)
         self.hook_seconds += time.perf_counter() - t0
         return result
 

@@ -10,14 +10,20 @@ from pathlib import Path
 import torch.distributed as dist
 from espnet2.tasks.asr import ASRTask
 from espnet2.train.distributed_utils import DistributedOption
+from espnet2.train.trainer import Trainer
 
 from espnet_ddp.core.errors import ConfigError
 from espnet_ddp.espnet.compat import build_training_dataset, min_batch_size
 from espnet_ddp.espnet.ctc_floor import ctc_floors, preprocessor_tokenizer
 from espnet_ddp.espnet.distributed import RankInfo
-from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable
+from espnet_ddp.espnet.epoch_batches import BatchSpec, ShapeTable, read_utt2category
 from espnet_ddp.espnet.min_length import MinKeepRule
-from espnet_ddp.espnet.options import add_plugin_arguments, plugin_options_from_args
+from espnet_ddp.espnet.model_frames import measured_rule
+from espnet_ddp.espnet.options import (
+    add_plugin_arguments,
+    frontend_sample_rate,
+    plugin_options_from_args,
+)
 from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
 from espnet_ddp.espnet.pruning_run import DataPruningRun, FrontendFrames
 from espnet_ddp.espnet.pruning_trainer import PruningTrainer
@@ -51,11 +57,25 @@ class PrunedASRTask(ASRTask):
     def main_worker(cls, args: argparse.Namespace) -> None:
         """ESPnet's worker, then an orderly end of torch.distributed.
 
-        Without it, a gloo rank can abort at interpreter exit ("terminate called without an
-        active exception") after training finished, and the launcher reports a failure.
+        The trainer is chosen first (:func:`trainer_class`): a DeepSpeed run without plugin
+        options gets ESPnet's own ``Trainer``, which ESPnet then swaps for its DeepSpeed trainer.
+        Without the orderly end, a gloo rank can abort at interpreter exit ("terminate called
+        without an active exception") after training finished, and the launcher reports a failure.
         """
+        cls.trainer = trainer_class(args)
         super().main_worker(args)
         shut_down_process_group()
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace):
+        """ESPnet's model; for a time-dropping training run, its framing is measured on it
+        (:func:`measured_rule`) for the CTC floors of the training iterator built next."""
+        model = super().build_model(args)
+        if needs_ctc_floor(args):
+            _MEASURED[id(args)] = measured_rule(
+                model, MinKeepRule.from_args(args), frontend_sample_rate(args)
+            )
+        return model
 
     @classmethod
     def build_iter_factory(
@@ -65,9 +85,39 @@ class PrunedASRTask(ASRTask):
         mode: str,
         kwargs: dict | None = None,
     ):
-        if mode != "train" or args.collect_stats or not uses_plugin_iterator(args):
+        if (
+            mode != "train"
+            or args.collect_stats
+            or not uses_plugin_iterator(args)
+            or stock_deepspeed_run(args)
+        ):
             return super().build_iter_factory(args, distributed_option, mode, kwargs)
         return build_pruned_iter_factory(cls, args, distributed_option, kwargs)
+
+
+# CTC floor rules measured by PrunedASRTask.build_model, by the id of the run's arguments.
+_MEASURED: dict[int, MinKeepRule] = {}
+
+
+def needs_ctc_floor(args: argparse.Namespace) -> bool:
+    """A training run (it has ``--train_shape_file``) that drops time needs CTC floors."""
+    return (
+        not getattr(args, "collect_stats", False)
+        and getattr(args, "time_drop", "none") != "none"
+        and bool(getattr(args, "train_shape_file", None))
+    )
+
+
+def ctc_floor_rule(task: type[ASRTask], args: argparse.Namespace) -> MinKeepRule:
+    """The CTC floor rule measured on this run's model (built now when it was not yet)."""
+    rule = _MEASURED.pop(id(args), None)
+    if rule is None:
+        model = task.build_model(args)  # a PrunedASRTask records its rule as it builds
+        rule = _MEASURED.pop(id(args), None)
+        if rule is None:
+            rule = measured_rule(model, MinKeepRule.from_args(args), frontend_sample_rate(args))
+        del model
+    return rule
 
 
 def shut_down_process_group() -> None:
@@ -87,11 +137,39 @@ def uses_plugin_iterator(args: argparse.Namespace) -> bool:
     )
 
 
+def stock_deepspeed_run(args: argparse.Namespace) -> bool:
+    """``--use_deepspeed true`` without plugin options: ESPnet's own trainer and iterators.
+
+    ESPnet accepts DeepSpeed only with its own ``Trainer`` class; with no plugin option set the
+    run is exactly stock. With one set, :func:`check_plugin_args` refuses the run.
+    """
+    return bool(getattr(args, "use_deepspeed", False)) and not getattr(
+        args, "collect_stats", False
+    )
+
+
+def trainer_class(args: argparse.Namespace) -> type[Trainer]:
+    """The trainer of this run: ESPnet's ``Trainer`` for a DeepSpeed run (no plugin options,
+    see :func:`stock_deepspeed_run`), the plugin's :class:`PruningTrainer` otherwise."""
+    return Trainer if stock_deepspeed_run(args) else PruningTrainer
+
+
 def check_plugin_args(args: argparse.Namespace) -> None:
     """Validate the plugin options against each other and ESPnet's options, before training."""
     if getattr(args, "collect_stats", False):
         return
     options = plugin_options_from_args(args)
+    if getattr(args, "use_deepspeed", False) and options.active:
+        given = [
+            f"--{name} {getattr(args, name)}"
+            for name in ("data_pruning", "time_drop")
+            if getattr(args, name) != "none"
+        ]
+        raise ConfigError(
+            f"--use_deepspeed true does not apply with {' and '.join(given)}: ESPnet trains "
+            "DeepSpeed runs with its own DeepSpeed trainer only, which neither scores nor prunes "
+            "(drop --use_deepspeed, or the plugin options for a stock DeepSpeed run)"
+        )
     if options.active and not uses_plugin_iterator(args):
         raise ConfigError(
             "--data_pruning/--time_drop need --iterator_type sequence, --multiple_iterator false "
@@ -150,9 +228,18 @@ def build_pruned_iter_factory(
     ranks = RankInfo.current()
     data_names = [name for _, name, _ in iter_options.data_path_and_name_and_type]
     shapes = ShapeTable.load(iter_options.shape_files, data_names)
+    categories = Path(iter_options.data_path_and_name_and_type[0][0]).parent / "utt2category"
+    if categories.exists():  # where ESPnet's sequence factory looks for it
+        shapes = shapes.with_categories(read_utt2category(categories), str(categories))
+        logging.info(
+            f"espnet_ddp: {categories}: batch_type {iter_options.batch_type} batches "
+            + ("one category each" if iter_options.batch_type == "folded" else
+               "ignore it, as ESPnet's do")
+        )
     min_keep = MinKeepRule.from_args(args)
     floors = None
     if options.time_drop.mode != "none":
+        min_keep = ctc_floor_rule(task, args)
         text = [p for p, name, _ in iter_options.data_path_and_name_and_type if name == "text"]
         floors = ctc_floors(
             shapes.utt_ids,

@@ -1,7 +1,8 @@
 """Stage 4: copies a formatted data directory, leaving out too short, too long and empty utterances.
 
 Keeps an utterance when ``min_samples <= utt2num_samples <= max_samples`` and its transcript is not
-empty; every ``key value`` file of the directory (wav.scp, text, utt2spk, utt2num_samples, ...) is
+empty; every ``key value`` file of the directory (wav.scp, text, utt2spk, utt2num_samples,
+utt2category, ...) is
 restricted to the kept ids, spk2utt is rebuilt, other files are copied as they are.
 
     python -m espnet_ddp.tools.filter_data_dir --min_samples 1600 --max_samples 320000 SRC DST
@@ -16,7 +17,9 @@ from pathlib import Path
 
 from espnet_ddp.tools.datadir import read_kv, write_kv
 
-PER_UTT_FILES = ("wav.scp", "text", "utt2spk", "utt2num_samples", "utt2dur", "segments")
+PER_UTT_FILES = (
+    "wav.scp", "text", "utt2spk", "utt2num_samples", "utt2dur", "segments", "utt2category",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 For each factor ``f`` other than 1.0 the utterance and speaker ids get an ``sp<f>-`` prefix and the
 audio entry becomes a command that sox runs when stage 3 formats the audio (so nothing is written
-here). The output holds every factor's copy, 1.0 unprefixed, as ESPnet's recipes do.
+here). The output holds every factor's copy, 1.0 unprefixed, as ESPnet's recipes do. An
+``utt2category`` (ESPnet's per-batch category) follows the utterances: a copy keeps its category.
 
     python -m espnet_ddp.tools.perturb_speed --factors "0.9 1.0 1.1" data/train data/train_sp
 """
@@ -12,9 +13,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from espnet_ddp.tools.audio_io import is_pipe
-from espnet_ddp.tools.datadir import DataDir
+from espnet_ddp.tools.datadir import DataDir, read_kv, write_kv
 
 
 def speed_entry(entry: str, factor: float) -> str:
@@ -24,11 +26,25 @@ def speed_entry(entry: str, factor: float) -> str:
     return f"sox {shlex.quote(entry)} -t wav - speed {factor} |"
 
 
+def speed_prefix(factor: float) -> str:
+    """The id prefix of a speed copy: none for 1.0, ``sp0.9-`` for 0.9."""
+    return "" if factor == 1.0 else f"sp{factor:g}-"
+
+
+def perturb_kv(utt2value: dict[str, str], factors: list[float]) -> dict[str, str]:
+    """A per-utterance file whose value every speed copy keeps (e.g. ``utt2category``).
+
+    >>> perturb_kv({"u1": "en"}, [0.9, 1.0])
+    {'sp0.9-u1': 'en', 'u1': 'en'}
+    """
+    return {speed_prefix(f) + u: v for f in factors for u, v in utt2value.items()}
+
+
 def perturb(d: DataDir, factors: list[float]) -> DataDir:
     """A directory with one copy of ``d`` per speed factor."""
     out = DataDir()
     for f in factors:
-        prefix = "" if f == 1.0 else f"sp{f:g}-"
+        prefix = speed_prefix(f)
         for utt in d.wav:
             key = prefix + utt
             out.wav[key] = d.wav[utt] if f == 1.0 else speed_entry(d.wav[utt], f)
@@ -51,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--factors must be positive numbers, got {args.factors!r}")
     d = perturb(DataDir.read(args.src), factors)
     d.write(args.dst)
+    categories = Path(args.src) / "utt2category"
+    if categories.exists():
+        write_kv(Path(args.dst) / "utt2category", perturb_kv(read_kv(categories), factors))
     print(f"perturb_speed: {len(d.wav)} utterances ({args.factors}) -> {args.dst}")
     return 0
 

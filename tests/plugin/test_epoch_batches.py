@@ -188,3 +188,69 @@ def test_folded_before_202611_names_a_last_batch_it_cannot_spread():
     )
     with pytest.raises(ValueError, match="cannot spread a last batch of 1 over 1 batches"):
         batch_positions(spec, table, np.arange(5), table.lengths[0])
+
+
+# -- utt2category (budget: about 1 s for the tests below) --------------------------------------
+SORT_ORDERS = ("descending", "ascending")
+
+
+def espnet_folded_by_category(tmp_path, spec, ids, speech, text, category):
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    sp, tx, cat = tmp_path / "speech_shape", tmp_path / "text_shape", tmp_path / "utt2category"
+    sp.write_text("".join(f"{ids[i]} {speech[i]}\n" for i in order))
+    tx.write_text("".join(f"{ids[i]} {text[i]},{VOCAB}\n" for i in order))
+    cat.write_text("".join(f"{ids[i]} {category[i]}\n" for i in order))
+    sampler = build_batch_sampler(
+        type="folded",
+        batch_size=spec.batch_size,
+        batch_bins=spec.batch_bins,
+        shape_files=[str(sp), str(tx)],
+        sort_in_batch=spec.sort_in_batch,
+        sort_batch=spec.sort_batch,
+        drop_last=spec.drop_last,
+        min_batch_size=spec.min_batch_size,
+        fold_lengths=spec.fold_lengths,
+        utt2category_file=str(cat),
+    )
+    return [tuple(b) for b in sampler]
+
+
+@pytest.mark.parametrize("drop, min_bs", [(False, 1), (True, 1), (False, 3)])
+@pytest.mark.parametrize("s_in, s_b", list(itertools.product(SORT_ORDERS, repeat=2)))
+def test_folded_batches_keep_to_one_category_as_espnets(tmp_path, s_in, s_b, drop, min_bs):
+    """ESPnet's folded sampler with ``utt2category``, on a pruned subset at fed lengths."""
+    ids, speech, text = corpus(157, seed=7)
+    rng = np.random.default_rng(2)
+    category = {u: f"lang{c}" for u, c in zip(ids, rng.integers(0, 3, size=len(ids)))}
+    table = ShapeTable.from_arrays(
+        ids, {"speech": speech, "text": np.stack([text, np.full_like(text, VOCAB)], axis=1)}
+    ).with_categories(category, "utt2category")
+    keep = sorted(rng.choice(len(ids), size=101, replace=False).tolist())
+    kept_ids = [ids[i] for i in keep]
+    fed = {ids[i]: int(speech[i] * 0.7) for i in keep}
+    spec = BatchSpec("folded", 12, 1, (6000, 10), s_in, s_b, drop, min_bs)
+    got = build_epoch_batches(spec, table, kept_ids, fed)
+    expected = espnet_folded_by_category(
+        tmp_path, spec, kept_ids, np.array([fed[u] for u in kept_ids]), text[keep],
+        [category[u] for u in kept_ids],
+    )  # fmt: skip
+    assert got == expected
+    assert all(len({category[u] for u in b}) == 1 for b in got)
+    assert len({category[b[0]] for b in got}) == 3
+
+
+def test_folded_categories_exact_batches():
+    """Categories in order of first appearance by length; each batched on its own."""
+    ids, lengths = ["a", "b", "c", "d", "e", "f", "g"], [70, 10, 60, 20, 50, 30, 40]
+    table = ShapeTable.from_arrays(ids, {"speech": lengths})
+    table = table.with_categories(dict(zip(ids, "xyyxyxx", strict=True)), "utt2category")
+    spec = BatchSpec("folded", 2, 1, (1000,), "descending", "ascending", False, 1)
+    got = build_epoch_batches(spec, table, ids, dict(zip(ids, lengths, strict=True)))
+    # by length: b(y) d(x) f(x) g(x) e(y) c(y) a(x): y first, then x
+    assert got == [("e", "b"), ("c",), ("f", "d"), ("a", "g")]
+
+
+def test_utt2category_with_other_ids_is_named():
+    table = ShapeTable.from_arrays(["a", "b"], {"speech": [1, 2]})
+    with pytest.raises(ValueError, match=r"^dump/utt2category: utterance ids differ .*'c'"):
+        table.with_categories({"a": "x", "c": "y"}, "dump/utt2category")

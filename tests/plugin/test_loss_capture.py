@@ -146,3 +146,108 @@ def test_impossible_alignment_because_of_repeats_is_non_finite(model):
     got = capture.collect()
     assert math.isfinite(got.ctc[0])
     assert math.isnan(got.ctc[1])  # counting labels alone would have scored it 0.0 (easiest)
+
+
+# -- brctc and intermediate CTC (budget: about 2 s for the four tests below) -------------------
+def build(tmp_path, config: str = TRANSFORMER, ctc_type: str = "builtin"):
+    tokens = ["<blank>", "<unk>", "A", "B", "C", "<sos/eos>"]
+    (tmp_path / "tokens.txt").write_text("\n".join(tokens))
+    (tmp_path / "conf.yaml").write_text(config)
+    args = PrunedASRTask.get_parser().parse_args(
+        ["--config", str(tmp_path / "conf.yaml"), "--token_list", str(tmp_path / "tokens.txt"),
+         "--output_dir", str(tmp_path), "--token_type", "char",
+         "--ctc_conf", f"ctc_type={ctc_type}"]
+    )
+    torch.manual_seed(0)
+    m = ASRTask.build_model(args)
+    m.train()
+    return m
+
+
+@pytest.fixture
+def brctc_model(tmp_path, monkeypatch):
+    """ESPnet's real ``BayesRiskCTC`` (its filtering of unalignable utterances runs as is) over
+    a stand-in for k2, which is not installed: its core is torch's CTC per utterance."""
+    import sys
+    import types
+
+    for name in ("k2", "_k2"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.delitem(sys.modules, "espnet2.asr.bayes_risk_ctc", raising=False)
+    m = build(tmp_path, ctc_type="brctc")
+    brctc = m.ctc.ctc_loss
+    assert type(brctc).__name__ == "BayesRiskCTC"
+
+    def core(nnet_output, ys, hlens, ylens):
+        targets = torch.tensor([t for y in ys for t in y], dtype=torch.long)
+        return torch.nn.functional.ctc_loss(
+            nnet_output.transpose(0, 1), targets, hlens, ylens, reduction="none"
+        )
+
+    monkeypatch.setattr(brctc, "forward_core", core)
+    return m
+
+
+TOO_MANY = [2, 3, 4] * 6  # 18 labels: more than the encoder frames of 3000 samples
+
+
+def test_brctc_scores_the_alignable_utterances_and_leaves_the_rest_unscored(brctc_model):
+    m = brctc_model
+    tokens = [TOKENS[0], TOO_MANY, TOKENS[2]]
+    capture = PerUtteranceLossCapture(m)
+    capture.attach(weights={"u0": 2.0, "u2": 0.5})
+    with torch.no_grad():
+        _, stats, _ = m(**batch(LENGTHS, tokens), utt_id=["u0", "u1", "u2"])
+    capture.detach()
+    got = capture.collect()
+    assert got.utt_ids == ["u0", "u1", "u2"] and got.skipped_batches == 0
+    assert math.isnan(got.ctc[1])
+    for i in (0, 2):
+        b = batch([LENGTHS[i]], [tokens[i]], first=i)
+        with torch.no_grad():
+            alone = m(**b)[1]["loss_ctc"].item()
+        assert got.ctc[i] == pytest.approx(alone, rel=1e-4)
+    # the weights reach brctc's loss, averaged over its 2 valid utterances
+    assert stats["loss_ctc"].item() == pytest.approx((2.0 * got.ctc[0] + 0.5 * got.ctc[2]) / 2)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_brctc_batch_with_no_alignable_utterance_gives_no_score(brctc_model, n):
+    """brctc returns ``[0.]`` then; for one utterance that is no score of 0 (easiest)."""
+    capture = PerUtteranceLossCapture(brctc_model)
+    capture.attach()
+    with torch.no_grad():
+        brctc_model(**batch(LENGTHS[:n], [TOO_MANY] * n), utt_id=[f"u{i}" for i in range(n)])
+    capture.detach()
+    got = capture.collect()
+    assert len(got.ctc) == n and all(math.isnan(c) for c in got.ctc)
+
+
+# Two encoder blocks, intermediate CTC after the first.
+INTERCTC = TRANSFORMER.replace("num_blocks: 1,\n", "num_blocks: 2, interctc_layer_idx: [1],\n", 1)
+INTERCTC = INTERCTC.replace("length_normalized_loss: false", "length_normalized_loss: false, "
+                            "interctc_weight: 0.4")
+
+
+def test_loss_weights_reach_every_intermediate_ctc_call(tmp_path):
+    m = build(tmp_path, INTERCTC)
+    assert len(m.encoder.encoders) == 2 and m.interctc_weight == 0.4
+    calls: list[torch.Tensor] = []
+    spy = m.ctc.ctc_loss.register_forward_hook(lambda mod, i, out: calls.append(out.detach()))
+    b, ids = batch(LENGTHS, TOKENS), ["u0", "u1", "u2"]
+    with torch.no_grad():
+        m(**b, utt_id=ids)
+    spy.remove()
+    assert len(calls) == 2  # the final encoder output, then layer 1
+    w = torch.tensor([2.0, 1.0, 0.25])
+    capture = PerUtteranceLossCapture(m)
+    capture.attach(weights=dict(zip(ids, w.tolist(), strict=True)))
+    with torch.no_grad():
+        _, stats, _ = m(**b, utt_id=ids)
+    capture.detach()
+    assert capture.collect().ctc == pytest.approx(calls[0].tolist(), rel=1e-5)
+    assert stats["loss_ctc"].item() == pytest.approx((w * calls[0]).sum().item() / 3, rel=1e-5)
+    assert stats["loss_interctc_layer1"].item() == pytest.approx(
+        (w * calls[1]).sum().item() / 3, rel=1e-5
+    )
+

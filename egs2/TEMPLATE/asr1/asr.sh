@@ -288,6 +288,8 @@ if ! "${skip_data_prep}"; then
             [ -f "${src}/wav.scp" ] || die "stage 3: no ${src}/wav.scp (run stage 1)"
             mkdir -p "${out}/logdir"
             for f in text utt2spk spk2utt; do cp "${src}/${f}" "${out}/${f}"; done
+            # ESPnet batches by category when dump/raw/<set>/utt2category exists (stage 4 filters it)
+            if [ -f "${src}/utt2category" ]; then cp "${src}/utt2category" "${out}/utt2category"; fi
             _nj=$(min "${nj}" "$(wc -l <"${src}/wav.scp")")
             split_scp "${src}/wav.scp" "${_nj}" "${out}/logdir/wav.scp"
             run_logged "${out}/logdir/format.*.log" \
