@@ -34,7 +34,7 @@ GRID = {
     "train_asr_e2h0.7_chunk0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.7_chunk0.3_wa": ("easy2hard", 0.7, "chunk", 0.3, "full"),
     "train_asr_e2h0.6": ("easy2hard", 0.6, "none", None, "full"),
-    "train_asr_ddp_recommended": ("random", 0.7, "none", None, "full"),
+    "train_asr_ddp_recommended": ("infobatch", None, "none", None, "full"),
     "train_asr_e2h0.7_frames0.3": ("easy2hard", 0.7, "frames", 0.3, "full"),
     "train_asr_e2h0.7_tempo0.3": ("easy2hard", 0.7, "tempo", 0.3, "full"),
     "train_asr_e2h0.7_energy0.3": ("easy2hard", 0.7, "chunk", 0.3, "full"),

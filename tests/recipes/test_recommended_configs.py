@@ -1,4 +1,4 @@
-"""The recommended configuration of every recipe: its full-data config plus random 0.7 pruning on
+"""The recommended configuration of every recipe: its full-data config plus InfoBatch pruning on
 the fitted schedule (docs/EVIDENCE.md, "The decision"), and nothing else."""
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ RECIPES = {
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_recommended_is_the_full_config_plus_random_pruning_on_the_fitted_schedule(recipe):
+def test_recommended_is_the_full_config_plus_infobatch_on_the_fitted_schedule(recipe):
     root = REPO / "egs2" / recipe / "asr1"
     full, recommended = (yaml.safe_load((root / p).read_text()) for p in RECIPES[recipe])
     changed = {k for k in full.keys() | recommended.keys() if full.get(k) != recommended.get(k)}
     assert changed == {"data_pruning", "data_pruning_conf", "lr_fit"}, changed
-    assert recommended["data_pruning"] == "random"
-    assert recommended["data_pruning_conf"] == {"keep_ratio": 0.7, "warmup_epochs": 1}
+    assert recommended["data_pruning"] == "infobatch"
+    anneal = int(full["max_epoch"] * 0.125 + 0.5)  # 12.5% of the epochs, rounded half up
+    assert recommended["data_pruning_conf"] == {
+        "prune_prob": 0.5, "warmup_epochs": 1, "anneal_epochs": anneal
+    }
     assert recommended["lr_fit"] == "linear"
     assert recommended.get("time_drop", "none") == "none"
 

@@ -271,6 +271,6 @@ write train_asr_e2h0.5_then_full "Own design: Easy2hard keep 0.5, then full data
 done
 # The recommended configuration (docs/EVIDENCE.md, "The decision"), on the fitted schedule.
 lrfit=true
-keep_name=true write train_asr_ddp_recommended "The recommended pruning configuration (docs/EVIDENCE.md): random 70% of the utterances each epoch." \
-    body "pruning random 0.7"
+keep_name=true write train_asr_ddp_recommended "The recommended pruning configuration (docs/EVIDENCE.md, \"The decision\"): InfoBatch." \
+    body infobatch
 echo "$0: ${out} has $(ls "${out}"/train_asr_*.yaml | wc -l) configs"
