@@ -413,7 +413,10 @@ check_nlsyms() {
     [ "${nlsyms_txt}" = none ] || [ -f "${nlsyms_txt}" ] \
         || die "--nlsyms_txt ${nlsyms_txt}: no such file ($1)"
 }
-[ "${stage}" -le 1 ] && ! "${skip_data_prep}" || check_nlsyms "needed by stages 5-13"
+# Checked now unless stage 1 runs first (it may write the file) or no stage 5-13 runs.
+if { [ "${stage}" -gt 1 ] || "${skip_data_prep}"; } && [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 5 ]; then
+    check_nlsyms "needed by stages 5-13"
+fi
 
 # ${lm_train_txt}: the texts of --lm_train_text without the lines that have no words; utterance ids
 # get the file name's suffix after "text" (text_foo -> <id>_foo), as ESPnet's stage 4 does.
@@ -552,9 +555,9 @@ tokenizer_opts+=" --non_linguistic_symbols ${nlsyms_txt} --cleaner ${cleaner} --
 if ! "${skip_train}"; then
     if "${use_lm}"; then
         _lm_opts=""
-        if [ -n "${lm_config}" ]; then
-            [ -f "${lm_config}" ] || die "no such --lm_config: ${lm_config}"
-            _lm_opts+="--config ${lm_config} "
+        [ -z "${lm_config}" ] || _lm_opts+="--config ${lm_config} "
+        if [ -n "${lm_config}" ] && [ ! -f "${lm_config}" ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 6 ]; then
+            die "no such --lm_config: ${lm_config}"
         fi
         if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             log "Stage 6: LM statistics: train ${lm_train_txt}, dev ${lm_dev_text} -> ${lm_stats_dir}"
