@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.corpora import REPO, recipe_env
+from recipes.corpora import REPO, bare_recipe, recipe_env
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = REPO / "egs2" / "TEMPLATE" / "asr1"
@@ -75,13 +75,8 @@ def espnet_option_names() -> list[str]:
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
-    """A recipe folder whose ``local/data.sh`` writes ``stage1_ran`` and fails."""
-    d = tmp_path_factory.mktemp("bare") / "asr1"
-    (d / "local").mkdir(parents=True)
-    for link in ("asr.sh", "path.sh", "cmd.sh", "utils"):
-        (d / link).symlink_to(TEMPLATE / link)
-    (d / "local" / "data.sh").write_text("#!/usr/bin/env bash\ntouch stage1_ran\nexit 1\n")
-    (d / "local" / "data.sh").chmod(0o755)
+    """A bare recipe folder (corpora.bare_recipe) with data/nlsyms.txt."""
+    d = bare_recipe(tmp_path_factory.mktemp("bare") / "asr1")
     (d / "data").mkdir()
     (d / "data" / "nlsyms.txt").write_text("<NOISE>\n")
     return d

@@ -802,7 +802,7 @@ if ! "${skip_eval}"; then
             [ -f "${_out}/text" ] || die "stage 13: no hypotheses ${_out}/text (run stage 12)"
             for metric in wer cer; do
                 ${python} -m espnet_ddp.tools.score_asr --scorer "${scorer}" --metric "${metric}" \
-                    --non_linguistic_symbols "${nlsyms_txt}" --cleaner "${cleaner}" --sclite_opts "${score_opts}" \
+                    --non_linguistic_symbols "${nlsyms_txt}" --cleaner "${cleaner}" --sclite_opts="${score_opts}" \
                     "${_data}/text" "${_out}/text" "${_data}/utt2spk" "${_out}/score_${metric}" \
                     || die "stage 13: scoring ${metric} of ${dset} failed"
             done
