@@ -1,8 +1,8 @@
 """Real runs of the asr.sh stages that ESPnet's options change, on a few utterances of synthetic
 audio in a bare recipe (``corpora.bare_recipe``):
 
-- stage 3 cuts ``segments`` and writes ``flac.ark`` archives that ESPnet's ``kaldi_ark`` loader
-  reads back sample for sample; stages 10-12 then name that data type;
+- stage 3 cuts ``segments`` and writes ``flac.ark`` / ``wav.ark`` archives that ESPnet's
+  ``kaldi_ark`` loader reads back sample for sample; stages 11-12 then name that data type;
 - stage 5 keeps ``--nlsyms_txt`` symbols whole, learns sentencepiece from ``--bpe_train_text``
   with ``--bpe_nlsyms``;
 - stage 11 passes the non-linguistic symbols, cleaner, ``--pretrained_model`` and
@@ -66,12 +66,12 @@ def segmented(tmp_path) -> tuple[Path, np.ndarray]:
     return recipe, audio
 
 
-def test_stage_3_cuts_segments_into_a_flac_ark_that_espnets_loader_reads(segmented):
+@pytest.mark.parametrize("fmt", ["flac.ark", "wav.ark"])
+def test_stage_3_cuts_segments_into_an_ark_that_espnets_loader_reads(segmented, fmt):
     from espnet2.train.dataset import kaldi_loader
 
     recipe, audio = segmented
-    run = asr_sh(recipe, "--stage", "3", "--stop_stage", "4", "--audio_format", "flac.ark",
-                 "--nj", "2")  # fmt: skip
+    run = asr_sh(recipe, "--stage", "3", "--stop_stage", "4", "--audio_format", fmt, "--nj", "2")
     assert run.returncode == 0, run.stdout
     dump = recipe / "dump" / "raw" / "org" / "train"
     lines = (dump / "wav.scp").read_text().splitlines()
@@ -83,7 +83,10 @@ def test_stage_3_cuts_segments_into_a_flac_ark_that_espnets_loader_reads(segment
         want = audio[int(start * FS) :] if end == -1 else audio[int(start * FS) : int(end * FS)]
         np.testing.assert_array_equal(loaded[utt], want)
     assert (dump / "utt2num_samples").read_text() == "rec1-a 8000\nrec1-b 11200\nrec1-c 12800\n"
-    assert (dump / "audio_format").read_text() == "flac.ark\n"
+    assert (dump / "audio_format").read_text() == f"{fmt}\n"
+    first = Path(lines[0].split()[1].rsplit(":", 1)[0]).read_bytes()
+    magic = {"flac.ark": b"fLaC", "wav.ark": b"RIFF"}[fmt]
+    assert first.startswith(b"rec1-a AUDIO") and magic in first[:24]  # kaldiio's AUDIO record
     assert not (dump / "segments").exists()
     assert (recipe / "dump/raw/train/wav.scp").read_text() == (dump / "wav.scp").read_text()
     assert (recipe / "dump/raw/lm_train.txt").read_text() == (dump / "text").read_text()
