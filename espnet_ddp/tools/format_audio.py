@@ -1,9 +1,13 @@
-"""Stage 3: writes the audio of a ``wav.scp`` as mono files at one sampling rate, and their lengths.
+"""Stage 3: writes the audio of a ``wav.scp`` as mono audio at one sampling rate, and its lengths.
 
 Reads each entry (file or ``cmd |`` pipe), averages channels, resamples to ``--fs`` and writes
-``<audio_dir>/<utt>.<format>`` (16-bit PCM flac or wav). Writes a new ``wav.scp`` pointing at
-them and ``utt2num_samples``. A file that is already there is reused (rerunnable stage). Stops
-naming the utterance whose audio cannot be read.
+16-bit PCM flac or wav: one file per utterance (``<audio_dir>/<utt>.<format>``; a file that is
+already there is reused, so the stage can be rerun), or, for ``flac.ark`` / ``wav.ark``, one
+``<audio_dir>/data_wav.ark`` in kaldiio's extended ark layout, the one ESPnet's format_wav_scp.py
+writes and ESPnet's ``kaldi_ark`` data type reads. Writes a new ``wav.scp`` pointing at the audio
+and ``utt2num_samples``. With ``--segments`` (Kaldi's ``<utt> <recording> <start> <end>``, seconds;
+end -1: to the end) the input is a recordings' ``wav.scp`` and each segment becomes an utterance,
+cut before resampling. Stops naming the utterance whose audio cannot be read.
 
     python -m espnet_ddp.tools.format_audio --fs 16000 --audio_format flac \\
         split/wav.1.scp dump/raw/org/train/data/format.1 out/wav.1.scp out/utt2num_samples.1
@@ -13,14 +17,61 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import soundfile
 
 from espnet_ddp.tools.audio_io import read_audio, resample, to_mono
 from espnet_ddp.tools.datadir import read_kv, write_kv
 
 FORMATS = {"flac": "FLAC", "wav": "WAV"}
+AUDIO_FORMATS = ["flac", "wav", "flac.ark", "wav.ark"]
+
+
+def read_segments(path: str | Path) -> dict[str, tuple[str, float, float]]:
+    """Kaldi ``segments``: utterance id -> (recording id, start s, end s; -1 for the end)."""
+    out: dict[str, tuple[str, float, float]] = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 4:
+            raise ValueError(f"{path}:{n}: expected '<utt> <recording> <start> <end>': {line!r}")
+        utt, rec, start, end = parts
+        out[utt] = (rec, float(start), float(end))
+    return out
+
+
+def cut(x: np.ndarray, sr: int, start: float, end: float) -> np.ndarray:
+    """Samples ``[start * sr, end * sr)`` of ``x`` (``end == -1``: to the end), as Kaldi cuts."""
+    return x[int(start * sr) :] if end == -1 else x[int(start * sr) : int(end * sr)]
+
+
+def utterances(scp: str, segments: str | None) -> Iterator[tuple[str, str, np.ndarray, int]]:
+    """(utterance id, entry, mono samples, rate) of a wav.scp, or of its segments."""
+    wav = read_kv(scp)
+    if segments is None:
+        for utt, entry in wav.items():
+            try:
+                x, sr = read_audio(entry)
+            except Exception as e:  # noqa: BLE001 - name the utterance whatever went wrong
+                raise RuntimeError(f"utterance {utt}: cannot read {entry!r}: {e}") from e
+            yield utt, entry, to_mono(x), sr
+        return
+    segs = read_segments(segments)
+    cache: tuple[str, np.ndarray, int] | None = None
+    for utt, (rec, start, end) in segs.items():
+        if rec not in wav:
+            raise RuntimeError(f"utterance {utt}: recording {rec} of {segments} is not in {scp}")
+        if cache is None or cache[0] != rec:
+            try:
+                x, sr = read_audio(wav[rec])
+            except Exception as e:  # noqa: BLE001
+                raise RuntimeError(f"recording {rec}: cannot read {wav[rec]!r}: {e}") from e
+            cache = (rec, to_mono(x), sr)
+        yield utt, wav[rec], cut(cache[1], cache[2], start, end), cache[2]
 
 
 def format_one(utt: str, entry: str, out: Path, fs: int) -> int:
@@ -40,23 +91,70 @@ def format_one(utt: str, entry: str, out: Path, fs: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fs", type=int, required=True)
-    parser.add_argument("--audio_format", choices=sorted(FORMATS), default="flac")
+    parser.add_argument("--audio_format", choices=AUDIO_FORMATS, default="flac")
+    parser.add_argument("--segments", default=None, help="Kaldi segments of the recordings in scp")
     parser.add_argument("scp", help="input wav.scp (or a part of it)")
     parser.add_argument("audio_dir", type=Path)
     parser.add_argument("out_scp")
     parser.add_argument("out_num_samples")
     args = parser.parse_args(argv)
     args.audio_dir.mkdir(parents=True, exist_ok=True)
+    if args.audio_format.endswith(".ark"):
+        return write_ark(args)
     wav, lengths = {}, {}
-    for utt, entry in read_kv(args.scp).items():
-        out = (args.audio_dir / f"{utt}.{args.audio_format}").resolve()
+    if args.segments is None:
+        # Per-utterance files, reused when present (no decoding needed).
+        for utt, entry in read_kv(args.scp).items():
+            out = (args.audio_dir / f"{utt}.{args.audio_format}").resolve()
+            try:
+                lengths[utt] = str(format_one(utt, entry, out, args.fs))
+            except Exception as e:  # noqa: BLE001 - name the utterance whatever went wrong
+                print(f"format_audio: utterance {utt}: cannot read {entry!r}: {e}", file=sys.stderr)
+                return 1
+            wav[utt] = str(out)
+    else:
         try:
-            lengths[utt] = str(format_one(utt, entry, out, args.fs))
-        except Exception as e:  # noqa: BLE001 - name the utterance whatever went wrong
-            print(f"format_audio: utterance {utt}: cannot read {entry!r}: {e}", file=sys.stderr)
+            for utt, _, x, sr in utterances(args.scp, args.segments):
+                x = resample(x, sr, args.fs)
+                if x.size == 0:
+                    raise RuntimeError(f"utterance {utt}: no samples in its segment")
+                out = (args.audio_dir / f"{utt}.{args.audio_format}").resolve()
+                soundfile.write(str(out), x, args.fs, subtype="PCM_16",
+                                format=FORMATS[args.audio_format])  # fmt: skip
+                wav[utt], lengths[utt] = str(out), str(x.shape[0])
+        except (RuntimeError, ValueError) as e:
+            print(f"format_audio: {e}", file=sys.stderr)
             return 1
-        wav[utt] = str(out)
     write_kv(args.out_scp, wav)
+    write_kv(args.out_num_samples, lengths)
+    return 0
+
+
+def write_ark(args: argparse.Namespace) -> int:
+    """``--audio_format *.ark``: every utterance into ``<audio_dir>/data_wav.ark`` (rewritten)."""
+    import kaldiio
+
+    ark = (args.audio_dir / "data_wav.ark").resolve()
+    fmt = args.audio_format.split(".")[0]
+    lengths: dict[str, str] = {}
+    tmp_scp = Path(args.out_scp + ".tmp")
+    try:
+        with open(ark, "wb") as fark, open(tmp_scp, "w", encoding="utf-8") as fscp:
+            for utt, _, x, sr in utterances(args.scp, args.segments):
+                x = resample(x, sr, args.fs)
+                if x.size == 0:
+                    raise RuntimeError(f"utterance {utt}: no samples")
+                # kaldiio writes "<utt> AUDIO<length><flac|wav bytes>" and the scp line
+                # "<utt> <ark>:<offset>", with the ark's path as given (absolute here).
+                kaldiio.save_ark(fark, {utt: (x, args.fs)}, scp=fscp, append=True,
+                                 write_function="soundfile",
+                                 write_kwargs={"format": fmt, "subtype": "PCM_16"})  # fmt: skip
+                lengths[utt] = str(x.shape[0])
+    except (RuntimeError, ValueError) as e:
+        print(f"format_audio: {e}", file=sys.stderr)
+        return 1
+    write_kv(args.out_scp, read_kv(tmp_scp))
+    tmp_scp.unlink()
     write_kv(args.out_num_samples, lengths)
     return 0
 

@@ -4,6 +4,8 @@ For each factor ``f`` other than 1.0 the utterance and speaker ids get an ``sp<f
 audio entry becomes a command that sox runs when stage 3 formats the audio (so nothing is written
 here). The output holds every factor's copy, 1.0 unprefixed, as ESPnet's recipes do. An
 ``utt2category`` (ESPnet's per-batch category) follows the utterances: a copy keeps its category.
+With a ``segments`` file, the recordings of wav.scp are perturbed (ids prefixed too) and the
+segment times divided by the factor, as Kaldi's perturb_data_dir_speed.sh does.
 
     python -m espnet_ddp.tools.perturb_speed --factors "0.9 1.0 1.1" data/train data/train_sp
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -53,6 +56,33 @@ def perturb(d: DataDir, factors: list[float]) -> DataDir:
     return out
 
 
+def perturb_segmented(src: Path, dst: Path, factors: list[float]) -> int:
+    """Speed perturbation of a directory with ``segments``; returns the number of utterances."""
+    from espnet_ddp.tools.format_audio import read_segments
+
+    wav, text, utt2spk = (read_kv(src / f) for f in ("wav.scp", "text", "utt2spk"))
+    segs = read_segments(src / "segments")
+    out_wav, out_text, out_spk, out_seg = {}, {}, {}, {}
+    for f in factors:
+        prefix = "" if f == 1.0 else f"sp{f:g}-"
+        for rec, entry in wav.items():
+            out_wav[prefix + rec] = entry if f == 1.0 else speed_entry(entry, f)
+        for utt, (rec, start, end) in segs.items():
+            key = prefix + utt
+            new_end = end if end == -1 else round(end / f, 3)
+            out_seg[key] = f"{prefix}{rec} {round(start / f, 3):g} {new_end:g}"
+            out_text[key] = text[utt]
+            out_spk[key] = prefix + utt2spk[utt]
+    dst.mkdir(parents=True, exist_ok=True)
+    write_kv(dst / "wav.scp", out_wav)
+    write_kv(dst / "segments", out_seg)
+    DataDir(wav={k: "-" for k in out_text}, text=out_text, utt2spk=out_spk).write(dst / ".tmp")
+    for name in ("text", "utt2spk", "spk2utt"):
+        (dst / ".tmp" / name).replace(dst / name)
+    shutil.rmtree(dst / ".tmp")
+    return len(out_seg)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--factors", required=True, help='e.g. "0.9 1.0 1.1"')
@@ -65,12 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--factors must be numbers, got {args.factors!r}")
     if not factors or any(f <= 0 for f in factors):
         parser.error(f"--factors must be positive numbers, got {args.factors!r}")
-    d = perturb(DataDir.read(args.src), factors)
-    d.write(args.dst)
+    if (Path(args.src) / "segments").is_file():
+        n = perturb_segmented(Path(args.src), Path(args.dst), factors)
+    else:
+        d = perturb(DataDir.read(args.src), factors)
+        d.write(args.dst)
+        n = len(d.wav)
     categories = Path(args.src) / "utt2category"
     if categories.exists():
         write_kv(Path(args.dst) / "utt2category", perturb_kv(read_kv(categories), factors))
-    print(f"perturb_speed: {len(d.wav)} utterances ({args.factors}) -> {args.dst}")
+    print(f"perturb_speed: {n} utterances ({args.factors}) -> {args.dst}")
     return 0
 
 

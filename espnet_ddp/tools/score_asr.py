@@ -5,6 +5,9 @@ Writes ``ref.trn`` / ``hyp.trn`` (``TOKENS (speaker-utterance)``, characters as 
 sclite is found (on PATH, at /usr/lib/sctk/bin/sclite, or as ``sctk sclite``), otherwise a report
 from ``edit_distance`` with the same summary lines (``Sum/Avg`` percentages, ``Sum`` counts), so
 ``write_results_md`` reads both. Utterances without a hypothesis are scored as empty output.
+As ESPnet's stage 13 does, ``--non_linguistic_symbols FILE`` removes those symbols (e.g.
+``<NOISE>``) from references and hypotheses, and ``--cleaner`` applies ESPnet's text cleaner to the
+references; ``--sclite_opts`` are extra sclite options (an error with the Python scorer).
 
     python -m espnet_ddp.tools.score_asr --metric wer data/test/text decode/test/text \\
         data/test/utt2spk decode/test/score_wer
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -49,6 +53,23 @@ def tokens(text: str, metric: str) -> list[str]:
             out.append("<space>")
         out.extend(word)
     return out
+
+
+def strip_symbols(texts: dict[str, str], symbols: list[str]) -> dict[str, str]:
+    """``texts`` with every occurrence of the non-linguistic ``symbols`` removed."""
+    out = {}
+    for utt, text in texts.items():
+        for sym in symbols:
+            text = text.replace(sym, " ")
+        out[utt] = " ".join(text.split())
+    return out
+
+
+def read_symbols(path: str) -> list[str]:
+    """The symbols of an ESPnet non-linguistic symbol list (one per line), longest first."""
+    with open(path, encoding="utf-8") as f:
+        syms = {line.strip() for line in f if line.strip()}
+    return sorted(syms, key=lambda x: (-len(x), x))
 
 
 def write_trn(path: Path, texts: dict[str, str], utt2spk: dict[str, str], metric: str) -> None:
@@ -93,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--metric", choices=["wer", "cer"], required=True)
     parser.add_argument("--scorer", choices=["auto", "sclite", "python"], default="auto")
+    parser.add_argument("--non_linguistic_symbols", default="none", help="file, or none")
+    parser.add_argument("--cleaner", default="none", help="ESPnet TextCleaner for the references")
+    parser.add_argument("--sclite_opts", default="", help="extra sclite options, e.g. '-e utf-8'")
     parser.add_argument("ref", type=Path, help="reference Kaldi text")
     parser.add_argument("hyp", type=Path, help="hypothesis Kaldi text")
     parser.add_argument("utt2spk", type=Path)
@@ -100,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ref, hyp, utt2spk = read_kv(args.ref), read_kv(args.hyp), read_kv(args.utt2spk)
     utt2spk = {u: s for u, s in utt2spk.items() if u in ref}
+    if args.cleaner != "none":
+        from espnet2.text.cleaner import TextCleaner
+
+        clean = TextCleaner(args.cleaner)
+        ref = {u: clean(t) for u, t in ref.items()}
+    if args.non_linguistic_symbols != "none":
+        symbols = read_symbols(args.non_linguistic_symbols)
+        ref, hyp = strip_symbols(ref, symbols), strip_symbols(hyp, symbols)
     missing = sorted(set(ref) - set(hyp))
     if missing:
         print(
@@ -114,9 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.scorer == "sclite" and sclite is None:
         print("score_asr: sclite not found (apt-get install sctk)", file=sys.stderr)
         return 1
+    if args.sclite_opts and sclite is None:
+        print(f"score_asr: --sclite_opts {args.sclite_opts!r} need sclite, which is not used here",
+              file=sys.stderr)  # fmt: skip
+        return 1
     result = args.out_dir / "result.txt"
     if sclite:
-        cmd = sclite + ["-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", "rm"]
+        cmd = sclite + shlex.split(args.sclite_opts)
+        cmd += ["-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", "rm"]
         cmd += ["-o", "all", "stdout"]
         with open(result, "w", encoding="utf-8") as f:
             proc = subprocess.run(cmd, cwd=args.out_dir, stdout=f, stderr=subprocess.PIPE)

@@ -1,7 +1,8 @@
 """Checks a Kaldi-style data directory before it is used, naming every faulty utterance.
 
 Responsible for: ids consistent across wav.scp / text / utt2spk, non-empty transcripts, audio files
-that exist, can be read, are not empty and have the expected sampling rate. Not responsible for
+that exist, can be read, are not empty and have the expected sampling rate. With a ``segments``
+file the utterances are its segments, and wav.scp holds their recordings. Not responsible for
 fixing anything: the caller decides (data preparation stops with the report).
 
     python -m espnet_ddp.tools.validate_data_dir --fs 16000 data/train
@@ -16,7 +17,7 @@ from pathlib import Path
 import soundfile
 
 from espnet_ddp.tools.audio_io import is_pipe
-from espnet_ddp.tools.datadir import DataDir
+from espnet_ddp.tools.datadir import DataDir, read_kv
 
 MAX_LISTED = 30
 
@@ -71,6 +72,19 @@ def format_report(where: str, problems: list[str]) -> str:
     return "\n".join(lines)
 
 
+def read_with_segments(src: Path) -> DataDir:
+    """The data directory, with each segment's recording as its audio when there is a segments
+    file (a segment whose recording is not in wav.scp is left out of wav, so it is reported)."""
+    if not (src / "segments").is_file():
+        return DataDir.read(src)
+    from espnet_ddp.tools.format_audio import read_segments
+
+    recordings = read_kv(src / "wav.scp")
+    segments = read_segments(src / "segments")
+    wav = {u: recordings[r] for u, (r, _, _) in segments.items() if r in recordings}
+    return DataDir(wav=wav, text=read_kv(src / "text"), utt2spk=read_kv(src / "utt2spk"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", nargs="+")
@@ -80,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = False
     for data_dir in args.data_dir:
         try:
-            d = DataDir.read(data_dir)
+            d = read_with_segments(Path(data_dir))
         except (OSError, ValueError) as e:
             print(f"validate_data_dir: {data_dir}: {e}", file=sys.stderr)
             bad = True

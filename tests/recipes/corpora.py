@@ -187,6 +187,18 @@ def stage_recipe(tmp: Path, name: str) -> Path:
     return dst
 
 
+def bare_recipe(d: Path) -> Path:
+    """A recipe folder ``d`` with links to the TEMPLATE's asr.sh, path.sh, cmd.sh and utils and a
+    ``local/data.sh`` that writes ``stage1_ran`` and fails (so a stage 1 run by mistake shows)."""
+    template = REPO / "egs2" / "TEMPLATE" / "asr1"
+    (d / "local").mkdir(parents=True)
+    for link in ("asr.sh", "path.sh", "cmd.sh", "utils"):
+        (d / link).symlink_to(template / link)
+    (d / "local" / "data.sh").write_text("#!/usr/bin/env bash\ntouch stage1_ran\nexit 1\n")
+    (d / "local" / "data.sh").chmod(0o755)
+    return d
+
+
 def recipe_env(**extra: str) -> dict[str, str]:
     """The environment of a recipe run: this interpreter's bin first on PATH."""
     env = dict(os.environ)

@@ -19,76 +19,135 @@ min() {
 }
 SECONDS=0
 
+# Options. Every option name of ESPnet's egs2/TEMPLATE/asr1/asr.sh exists here with ESPnet's default
+# (docs/ASR_SH_OPTIONS.md): each is either honoured, or accepted only at ESPnet's default value (the
+# check before stage 1 stops, naming it, otherwise). The options marked "(ours)" are not ESPnet's.
+
 # General configuration
 stage=1                  # First stage to run.
-stop_stage=10000         # Last stage to run.
+stop_stage=10000         # Last stage to run (13 is the last stage here; ESPnet's 14-16 pack and upload).
 skip_data_prep=false     # Skip stages 1-5.
 skip_train=false         # Skip stages 6-11.
 skip_eval=false          # Skip stages 12-13.
+skip_upload=true         # ESPnet's stage 15 (Zenodo upload): not implemented, must stay true.
+skip_upload_hf=true      # ESPnet's stage 16 (Hugging Face upload): not implemented, must stay true.
 ngpu=1                   # GPUs (0: CPU). N > 1 trains with torch.distributed, one process per GPU.
 num_nodes=1              # Nodes for distributed training.
-num_procs=1              # CPU only (--ngpu 0): N > 1 trains N processes through torchrun (gloo).
-train_omp_threads=auto   # OMP_NUM_THREADS of each training process; auto: cores / training processes.
+num_procs=1              # (ours) CPU only (--ngpu 0): N > 1 trains N processes through torchrun (gloo).
+train_omp_threads=auto   # (ours) OMP_NUM_THREADS of each training process; auto: cores / processes.
 nj=32                    # Parallel jobs for data preparation and statistics.
 inference_nj=32          # Parallel jobs for decoding.
 gpu_inference=false      # Decode on GPU (checked before stage 1; see --help).
 dumpdir=dump             # Formatted features and audio.
 expdir=exp               # Experiments.
 python=python3           # Python interpreter.
-train_module=espnet_ddp.bin.asr_train  # Training entry point (stock: espnet2.bin.asr_train).
+debug=false              # ESPnet's pdb mode: not implemented, must stay false.
+train_module=espnet_ddp.bin.asr_train  # (ours) Training entry point (stock: espnet2.bin.asr_train).
 
 # Data preparation
 local_data_opts=""       # Options for local/data.sh.
 speed_perturb_factors="" # e.g. "0.9 1.0 1.1"; empty: no speed perturbation.
-audio_format=flac        # flac or wav, for dump/raw.
+
+# Feature extraction
+feats_type=raw           # raw only (ESPnet's fbank_pitch / fbank / extracted need Kaldi).
+audio_format=flac        # flac, wav, flac.ark or wav.ark, for dump/raw.
 fs=16k                   # Sampling rate of dump/raw.
 min_wav_duration=0.1     # Shorter utterances are removed (seconds).
 max_wav_duration=20      # Longer utterances are removed (seconds).
 
 # Tokenization
-token_type=bpe           # bpe, char or word.
+token_type=bpe           # bpe, char or word (ESPnet's phn and hugging_face are not supported).
 nbpe=30                  # Sentencepiece vocabulary size.
 bpemode=unigram          # unigram or bpe.
-bpe_input_sentence_size=100000000
-lang=en                  # Tag of the token list directory.
+oov="<unk>"              # Out-of-vocabulary symbol of the token list.
+blank="<blank>"          # CTC blank symbol (first in the token list).
+sos_eos="<sos/eos>"      # sos/eos symbol (last in the token list).
+bpe_input_sentence_size=100000000  # Sentences sentencepiece reads at most.
+bpe_nlsyms=""            # Symbols sentencepiece keeps whole: "a,b" or a file, one per line.
+bpe_char_cover=1.0       # Character coverage of sentencepiece.
+hugging_face_model_name_or_path=""  # token_type hugging_face: not supported, must stay empty.
 
-# Language model (stages 6-9)
-use_lm=false             # Train and use an RNN/transformer LM.
-lm_tag=""
-lm_config=""
-lm_args=""
-lm_exp=""
+# N-gram LM (ESPnet's stage 9, KenLM): not implemented, these must stay at ESPnet's defaults.
+use_ngram=false
+ngram_exp=""
+ngram_num=3
+
+# Language model (stages 6-8: espnet2.bin.lm_train; shallow fusion in stage 12)
+use_lm=true              # Train an LM and decode with it (our recipes pass --use_lm false).
+lm_tag=""                # Suffix of the LM directory (default: from --lm_config).
+lm_exp=""                # LM directory (default: ${expdir}/lm_${lm_tag}).
+lm_stats_dir=""          # LM statistics directory (default: ${expdir}/lm_stats_[${lang}_]${token_type}).
+lm_config=""             # LM training configuration (YAML; empty: espnet2.bin.lm_train's defaults).
+lm_args=""               # Extra LM training arguments.
+use_word_lm=false        # Word LM: ESPnet stops with "not supported yet" too; must stay false.
+num_splits_lm=1          # Splitting the LM corpus: not implemented, must stay 1.
+word_vocab_size=10000    # Word LM vocabulary; used only with --use_word_lm true (as in ESPnet).
 
 # ASR model
+asr_task=asr             # Only asr (asr_transducer etc. are other tasks than the plugin's).
 asr_tag=""               # Suffix of the experiment directory (default: from the config name).
 asr_exp=""               # Experiment directory (default: ${expdir}/asr_${asr_tag}).
-asr_stats_dir=""         # Statistics directory (default: ${expdir}/asr_stats_raw_${lang}_${token_type}).
+asr_stats_dir=""         # Statistics directory (default: ${expdir}/asr_stats_raw_[${lang}_]${token_type}).
 asr_config=""            # Training configuration (YAML).
 asr_args=""              # Extra training arguments, e.g. "--max_epoch 2".
-feats_normalize=global_mvn
+pretrained_model=""      # --init_param of stage 11 (e.g. "exp/x/valid.acc.ave.pth:encoder:encoder").
+ignore_init_mismatch=false  # --ignore_init_mismatch of stage 11.
+feats_normalize=global_mvn  # global_mvn: stage 10's statistics; other values: the config's normalize.
+num_splits_asr=1         # Splitting the training set: not implemented, must stay 1.
+num_ref=1                # Multi-speaker references: not implemented, must stay 1.
+num_inf=""               # Multi-speaker hypotheses: not implemented, must stay empty (or 1).
 asr_speech_fold_length=800  # --fold_length of speech for folded batches, in frames (x100 for raw audio).
 asr_text_fold_length=150    # --fold_length of text for folded batches, in tokens.
 
+# Upload (not implemented)
+hf_repo=""
+
 # Decoding
+use_k2=false             # k2 decoding: not implemented; it and its options stay at ESPnet's defaults.
+k2_ctc_decoding=true
+use_nbest_rescoring=true
+num_paths=1000
+nll_batch_size=100
+k2_config=./conf/decode_asr_transformer_with_k2.yaml
+use_streaming=false      # Streaming decoding: not implemented, must stay false.
+use_maskctc=false        # Mask-CTC decoding: not implemented, must stay false.
+batch_size=1             # --batch_size of espnet2.bin.asr_inference.
+inference_tag=""         # Suffix of the decoding directory.
 inference_config=""      # Decoding configuration (YAML).
 inference_args=""        # Extra decoding arguments.
-inference_tag=""         # Suffix of the decoding directory.
+inference_lm=valid.loss.ave.pth        # LM model file of ${lm_exp} for shallow fusion (and perplexity).
+inference_ngram=${ngram_num}gram.bin   # N-gram model: not implemented, must stay at the default.
 inference_asr_model=valid.acc.ave.pth  # Model file of ${asr_exp} used for decoding.
-eval_sample_rates=""     # e.g. "8000 11025": also decode test sets resampled to these rates.
-eval_resample_modes="asis back"  # asis: keep the new rate; back: resample back to ${fs}.
-scorer=auto              # auto (sclite when installed, else Python), sclite or python.
+download_model=""        # Model zoo download: not implemented (no network), must stay empty.
+eval_sample_rates=""     # (ours) e.g. "8000 11025": also decode test sets resampled to these rates.
+eval_resample_modes="asis back"  # (ours) asis: keep the new rate; back: resample back to ${fs}.
+scorer=auto              # (ours) auto (sclite when installed, else Python), sclite or python.
 
-# Data sets
+# Data sets and texts
 train_set=""
 valid_set=""
 test_sets=""
+bpe_train_text=""        # Text(s) sentencepiece learns from (default: the training set's text).
+lm_train_text=""         # Text(s) of LM training and of the char/word token list (default: training text).
+lm_dev_text=""           # LM validation text (default: the validation set's text).
+lm_test_text=""          # Perplexity text of stage 8 (default: the first test set's text).
+nlsyms_txt=none          # Non-linguistic symbols, one per line (e.g. <NOISE>): kept whole as tokens,
+                         # and removed from references and hypotheses before scoring.
+cleaner=none             # ESPnet text cleaner (tacotron, whisper_en, ...) for tokens and references.
+g2p=none                 # Only with token_type phn (not supported): must stay none.
+lang=noinfo              # Tag of the token list, statistics and experiment directories.
+score_opts=""            # Extra options of sclite (stage 13; needs sclite).
+local_score_opts=""      # Options of local/score.sh, run after scoring when it exists.
+lm_fold_length=150       # --fold_length of LM training.
 
 help_message=$(cat <<EOF
 Usage: $0 --train_set <name> --valid_set <name> --test_sets "<names>" [options]
 
 Stages: 1 data (local/data.sh), 2 speed perturbation, 3 format audio (dump/raw), 4 length filter,
-5 token list, 6-9 language model (--use_lm true), 10 statistics, 11 training, 12 decoding,
-13 scoring (RESULTS.md in the experiment directory).
+5 token list, 6-8 language model (--use_lm true: statistics, training, perplexity), 10 statistics,
+11 training, 12 decoding (with the LM when --use_lm true), 13 scoring (RESULTS.md in the experiment
+directory). Every option of ESPnet's asr.sh is accepted; the ones this driver does not implement
+only at ESPnet's default (docs/ASR_SH_OPTIONS.md).
 
 Options (defaults in brackets):
   --stage (${stage}) --stop_stage (${stop_stage}) --skip_data_prep (${skip_data_prep})
@@ -102,15 +161,23 @@ Options (defaults in brackets):
       run, CUDA is checked before stage 1 (local jobs only); without it asr.sh stops at once, or,
       with --ngpu 0, warns and decodes on the CPU
   --dumpdir (${dumpdir}) --expdir (${expdir}) --python (${python}) --train_module (${train_module})
-  --local_data_opts, --speed_perturb_factors, --audio_format (${audio_format}), --fs (${fs})
+  --local_data_opts, --speed_perturb_factors, --feats_type (${feats_type}, the only one)
+  --audio_format (${audio_format}: flac, wav, flac.ark, wav.ark) --fs (${fs})
   --min_wav_duration (${min_wav_duration}) --max_wav_duration (${max_wav_duration})
   --token_type (${token_type}: bpe, char, word) --nbpe (${nbpe}) --bpemode (${bpemode})
-  --use_lm (${use_lm}) --lm_config --lm_args --lm_tag
+  --oov (${oov}) --blank (${blank}) --sos_eos (${sos_eos}) --bpe_input_sentence_size
+  --bpe_nlsyms --bpe_char_cover (${bpe_char_cover}) --nlsyms_txt (${nlsyms_txt}) --cleaner (${cleaner})
+  --lang (${lang}; noinfo: data/token_list, otherwise data/<lang>_token_list)
+  --bpe_train_text --lm_train_text --lm_dev_text --lm_test_text (default: the data sets' texts)
+  --use_lm (${use_lm}) --lm_config --lm_args --lm_tag --lm_exp --lm_stats_dir
+  --lm_fold_length (${lm_fold_length}) --inference_lm (${inference_lm})
   --asr_config --asr_args --asr_tag --asr_exp --asr_stats_dir --feats_normalize (${feats_normalize})
+  --pretrained_model --ignore_init_mismatch (${ignore_init_mismatch})
   --asr_speech_fold_length (${asr_speech_fold_length}, frames; x100 samples for raw audio)
   --asr_text_fold_length (${asr_text_fold_length}, tokens): ESPnet's --fold_length of the two shape
       files: batch_type folded (ESPnet's default) divides --batch_size by 1 + length / fold length
   --inference_config --inference_args --inference_tag --inference_asr_model (${inference_asr_model})
+  --batch_size (${batch_size}) --score_opts (sclite) --local_score_opts (local/score.sh)
   --eval_sample_rates ("") --eval_resample_modes (${eval_resample_modes}) --scorer (${scorer})
   --train_set --valid_set --test_sets
 EOF
@@ -129,18 +196,90 @@ run_args=$(printf '%q ' "$0" "$@")
 [ -n "${train_set}" ] || die "--train_set is required"
 [ -n "${valid_set}" ] || die "--valid_set is required"
 [ -n "${test_sets}" ] || die "--test_sets is required"
+
+# ESPnet's options that this driver does not implement: accepted at ESPnet's default value only.
+# require_default NAME DEFAULT WHY
+require_default() {
+    local name=$1 default=$2 why=$3
+    [ "${!name}" = "${default}" ] \
+        || die "--${name} ${!name}: not supported by this asr.sh (${why}); only ESPnet's default" \
+            "'${default}' is accepted (docs/ASR_SH_OPTIONS.md)"
+}
+require_default skip_upload true "ESPnet's stage 15, the Zenodo upload, is not implemented"
+require_default skip_upload_hf true "ESPnet's stage 16, the Hugging Face upload, is not implemented"
+require_default hf_repo "" "ESPnet's stage 16, the Hugging Face upload, is not implemented"
+require_default debug false "the pdb debug mode is not implemented"
+require_default hugging_face_model_name_or_path "" "token_type hugging_face is not supported"
+require_default use_ngram false "ESPnet's stage 9, the KenLM n-gram, is not implemented"
+require_default ngram_exp "" "the n-gram LM (--use_ngram) is not implemented"
+require_default ngram_num 3 "the n-gram LM (--use_ngram) is not implemented"
+require_default inference_ngram 3gram.bin "the n-gram LM (--use_ngram) is not implemented"
+require_default use_word_lm false "word LMs are not supported (ESPnet's asr.sh refuses them too)"
+require_default num_splits_lm 1 "splitting the LM corpus is not implemented"
+require_default num_splits_asr 1 "splitting the training set is not implemented"
+require_default asr_task asr "the plugin trains ESPnet's asr task only"
+require_default num_ref 1 "multi-speaker references are not implemented"
+[ "${num_inf}" = 1 ] || require_default num_inf "" "multi-speaker hypotheses are not implemented"
+require_default use_k2 false "k2 decoding is not implemented"
+require_default k2_ctc_decoding true "k2 decoding (--use_k2) is not implemented"
+require_default use_nbest_rescoring true "k2 decoding (--use_k2) is not implemented"
+require_default num_paths 1000 "k2 decoding (--use_k2) is not implemented"
+require_default nll_batch_size 100 "k2 decoding (--use_k2) is not implemented"
+require_default k2_config ./conf/decode_asr_transformer_with_k2.yaml "k2 decoding (--use_k2) is not implemented"
+require_default use_streaming false "streaming decoding is not implemented"
+require_default use_maskctc false "Mask-CTC decoding is not implemented"
+require_default download_model "" "downloading from the model zoo is not implemented"
+require_default g2p none "g2p is used by token_type phn only, which is not supported"
+
+# Honoured options with a restricted set of values.
+[ "${feats_type}" = raw ] || die "--feats_type ${feats_type}: not supported by this asr.sh (only raw;" \
+    "ESPnet's fbank_pitch, fbank and extracted need Kaldi feature extraction)"
 case "${token_type}" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word: ${token_type}" ;; esac
-case "${audio_format}" in flac|wav) ;; *) die "--audio_format must be flac or wav: ${audio_format}" ;; esac
+case "${audio_format}" in
+    flac|wav|flac.ark|wav.ark) ;;
+    *) die "--audio_format must be flac, wav, flac.ark or wav.ark: ${audio_format}" ;;
+esac
+case "${bpemode}" in unigram|bpe) ;; *) die "--bpemode must be unigram or bpe: ${bpemode}" ;; esac
+for b in skip_data_prep skip_train skip_eval gpu_inference use_lm ignore_init_mismatch; do
+    case "${!b}" in true|false) ;; *) die "--${b} must be true or false: ${!b}" ;; esac
+done
 for b in stage stop_stage ngpu num_nodes num_procs nj inference_nj nbpe; do
     [[ "${!b}" =~ ^[0-9]+$ ]] || die "--${b} must be a non-negative integer: ${!b}"
 done
-for b in asr_speech_fold_length asr_text_fold_length; do
+for b in asr_speech_fold_length asr_text_fold_length lm_fold_length batch_size word_vocab_size \
+    bpe_input_sentence_size; do
     [[ "${!b}" =~ ^[1-9][0-9]*$ ]] || die "--${b} must be a positive integer: ${!b}"
 done
+_cover_re='^(0?\.[0-9]+|1(\.0*)?)$'
+[[ "${bpe_char_cover}" =~ ${_cover_re} ]] || die "--bpe_char_cover must be a number in (0, 1]: ${bpe_char_cover}"
 [ "${train_omp_threads}" = auto ] || [[ "${train_omp_threads}" =~ ^[1-9][0-9]*$ ]] \
     || die "--train_omp_threads must be auto or a positive integer: ${train_omp_threads}"
 if [ "${num_procs}" -gt 1 ] && [ "${ngpu}" -gt 0 ]; then
     die "--num_procs is for CPU training (--ngpu 0); with GPUs use --ngpu N"
+fi
+if [[ "${audio_format}" == *ark ]] && [ -n "${eval_sample_rates}" ]; then
+    die "--eval_sample_rates needs audio files in ${dumpdir}/raw: use --audio_format flac or wav, not ${audio_format}"
+fi
+# True when stage N is selected and not skipped: runs_stage N.
+runs_stage() {
+    local n=$1
+    [ "${stage}" -le "${n}" ] && [ "${stop_stage}" -ge "${n}" ] || return 1
+    if [ "${n}" -le 5 ]; then ! "${skip_data_prep}"
+    elif [ "${n}" -le 11 ]; then ! "${skip_train}"
+    else ! "${skip_eval}"; fi
+}
+if runs_stage 13; then
+    if [ -n "${score_opts}" ]; then
+        [ "${scorer}" != python ] || die "--score_opts '${score_opts}' are sclite options: not with --scorer python"
+        ${python} -c 'import sys; from espnet_ddp.tools.score_asr import find_sclite; sys.exit(find_sclite() is None)' \
+            || die "--score_opts '${score_opts}' are sclite options, but sclite is not installed (apt-get install sctk)"
+    fi
+    if [ -n "${local_score_opts}" ] && [ ! -f local/score.sh ]; then
+        die "--local_score_opts '${local_score_opts}' given, but this recipe has no local/score.sh"
+    fi
+fi
+if [ "${stop_stage}" -ge 14 ] && [ "${stage}" -le 14 ]; then
+    log "note: ESPnet's stage 14 (packing the model) is not implemented; stage 13 is the last one here"
 fi
 
 # "16k" -> 16000
@@ -149,38 +288,55 @@ fs_hz=$(awk -v fs="${fs}" 'BEGIN { if (fs ~ /k$/) { sub(/k$/, "", fs); printf "%
 
 [ -n "${speed_perturb_factors}" ] && train_set_sp="${train_set}_sp" || train_set_sp="${train_set}"
 
-token_listdir="data/${lang}_token_list"
+# Texts (ESPnet's defaults; with speed perturbation, the perturbed training set's text).
+[ -n "${bpe_train_text}" ] || bpe_train_text="${dumpdir}/raw/${train_set_sp}/text"
+[ -n "${lm_train_text}" ] || lm_train_text="${dumpdir}/raw/${train_set_sp}/text"
+[ -n "${lm_dev_text}" ] || lm_dev_text="${dumpdir}/raw/${valid_set}/text"
+[ -n "${lm_test_text}" ] || lm_test_text="${dumpdir}/raw/${test_sets%% *}/text"
+lm_train_txt="${dumpdir}/raw/lm_train.txt"  # the texts of --lm_train_text without empty lines (stage 4)
+
+# Directory names as ESPnet's: the language tag appears only when it is not "noinfo".
+if [ "${lang}" != noinfo ]; then
+    token_listdir="data/${lang}_token_list"
+    _lang_part="_${lang}"
+else
+    token_listdir="data/token_list"
+    _lang_part=""
+fi
 if [ "${token_type}" = bpe ]; then
     tokendir="${token_listdir}/bpe_${bpemode}${nbpe}"
     bpemodel="${tokendir}/bpe.model"
+    _tok_part="bpe${nbpe}"
 else
     tokendir="${token_listdir}/${token_type}"
     bpemodel=none
+    _tok_part="${token_type}"
 fi
 token_list="${tokendir}/tokens.txt"
 
 if [ -z "${asr_tag}" ]; then
     if [ -n "${asr_config}" ]; then
-        asr_tag="$(basename "${asr_config}" .yaml)_raw_${lang}_${token_type}"
+        asr_tag="$(basename "${asr_config}" .yaml)_raw${_lang_part}_${_tok_part}"
     else
-        asr_tag="train_raw_${lang}_${token_type}"
+        asr_tag="train_raw${_lang_part}_${_tok_part}"
     fi
-    [ "${token_type}" = bpe ] && asr_tag+="${nbpe}"
     [ -n "${speed_perturb_factors}" ] && asr_tag+="_sp"
 fi
-[ -n "${asr_stats_dir}" ] || asr_stats_dir="${expdir}/asr_stats_raw_${lang}_${token_type}"
-[ "${token_type}" = bpe ] && [ "${asr_stats_dir}" = "${expdir}/asr_stats_raw_${lang}_bpe" ] && asr_stats_dir+="${nbpe}"
-[ -n "${speed_perturb_factors}" ] && [[ "${asr_stats_dir}" != *_sp ]] && asr_stats_dir+="_sp"
+if [ -z "${asr_stats_dir}" ]; then
+    asr_stats_dir="${expdir}/asr_stats_raw${_lang_part}_${_tok_part}"
+    [ -n "${speed_perturb_factors}" ] && asr_stats_dir+="_sp"
+fi
 [ -n "${asr_exp}" ] || asr_exp="${expdir}/asr_${asr_tag}"
 
 if [ -z "${lm_tag}" ]; then
     if [ -n "${lm_config}" ]; then
-        lm_tag="$(basename "${lm_config}" .yaml)_${lang}_${token_type}"
+        lm_tag="$(basename "${lm_config}" .yaml)${_lang_part}_${_tok_part}"
     else
-        lm_tag="train_${lang}_${token_type}"
+        lm_tag="train${_lang_part}_${_tok_part}"
     fi
+    [ -z "${lm_args}" ] || lm_tag+="$(echo "${lm_args}" | sed -e "s/--/\_/g" -e "s/[ |=/]//g")"
 fi
-lm_stats_dir="${expdir}/lm_stats_${lang}_${token_type}"
+[ -n "${lm_stats_dir}" ] || lm_stats_dir="${expdir}/lm_stats${_lang_part}_${_tok_part}"
 [ -n "${lm_exp}" ] || lm_exp="${expdir}/lm_${lm_tag}"
 
 if [ -z "${inference_tag}" ]; then
@@ -189,7 +345,9 @@ if [ -z "${inference_tag}" ]; then
     else
         inference_tag=inference
     fi
-    "${use_lm}" && inference_tag+="_lm_$(basename "${lm_exp}")"
+    if "${use_lm}"; then
+        inference_tag+="_lm_$(basename "${lm_exp}")_$(echo "${inference_lm}" | sed -e "s/\//_/g" -e "s/\.[^.]*$//g")"
+    fi
     inference_tag+="_asr_model_${inference_asr_model%.*}"
 fi
 
@@ -250,6 +408,31 @@ fi
 log "recipe: $(pwd)"
 log "asr_exp=${asr_exp} asr_stats_dir=${asr_stats_dir} token_list=${token_list}"
 
+# --nlsyms_txt names a file (local/data.sh may write it in stage 1): check_nlsyms WHEN.
+check_nlsyms() {
+    [ "${nlsyms_txt}" = none ] || [ -f "${nlsyms_txt}" ] \
+        || die "--nlsyms_txt ${nlsyms_txt}: no such file ($1)"
+}
+# Checked now unless stage 1 runs first (it may write the file) or no stage 5-13 runs.
+if { [ "${stage}" -gt 1 ] || "${skip_data_prep}"; } && [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 5 ]; then
+    check_nlsyms "needed by stages 5-13"
+fi
+
+# ${lm_train_txt}: the texts of --lm_train_text without the lines that have no words; utterance ids
+# get the file name's suffix after "text" (text_foo -> <id>_foo), as ESPnet's stage 4 does.
+make_lm_train_txt() {
+    local f suffix
+    for f in ${lm_train_text}; do
+        [ -f "${f}" ] || die "--lm_train_text: no such file ${f}"
+    done
+    mkdir -p "$(dirname "${lm_train_txt}")"
+    for f in ${lm_train_text}; do
+        suffix=$(basename "${f}" | sed 's/text//')
+        awk -v suffix="${suffix}" '{ if (NF > 1) { $1 = $1 suffix; print $0 } }' "${f}"
+    done >"${lm_train_txt}"
+    log "  ${lm_train_txt}: $(wc -l <"${lm_train_txt}") lines from ${lm_train_text}"
+}
+
 if ! "${skip_data_prep}"; then
     if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         log "Stage 1: data preparation (local/data.sh ${local_data_opts}) -> data/"
@@ -263,6 +446,7 @@ if ! "${skip_data_prep}"; then
             ${python} -m espnet_ddp.tools.validate_data_dir --no_audio "data/${dset}" \
                 || die "stage 1: data/${dset} is not a valid data directory (report above)"
         done
+        check_nlsyms "after stage 1"
     fi
 
     if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
@@ -290,11 +474,25 @@ if ! "${skip_data_prep}"; then
             for f in text utt2spk spk2utt; do cp "${src}/${f}" "${out}/${f}"; done
             # ESPnet batches by category when dump/raw/<set>/utt2category exists (stage 4 filters it)
             if [ -f "${src}/utt2category" ]; then cp "${src}/utt2category" "${out}/utt2category"; fi
-            _nj=$(min "${nj}" "$(wc -l <"${src}/wav.scp")")
-            split_scp "${src}/wav.scp" "${_nj}" "${out}/logdir/wav.scp"
+            if [ -f "${src}/segments" ]; then
+                # Utterances are segments of the recordings in wav.scp: split the segments.
+                _keys="${src}/segments"
+                _seg_opt=(--segments "${out}/logdir/segments.JOB")
+            else
+                _keys="${src}/wav.scp"
+                _seg_opt=()
+            fi
+            _nj=$(min "${nj}" "$(wc -l <"${_keys}")")
+            if [ -f "${src}/segments" ]; then
+                split_scp "${src}/segments" "${_nj}" "${out}/logdir/segments"
+                for i in $(seq "${_nj}"); do cp "${src}/wav.scp" "${out}/logdir/wav.scp.${i}"; done
+            else
+                split_scp "${src}/wav.scp" "${_nj}" "${out}/logdir/wav.scp"
+            fi
             run_logged "${out}/logdir/format.*.log" \
                 ${train_cmd} JOB=1:"${_nj}" "${out}/logdir/format.JOB.log" \
                 ${python} -m espnet_ddp.tools.format_audio --fs "${fs_hz}" --audio_format "${audio_format}" \
+                ${_seg_opt[@]+"${_seg_opt[@]}"} \
                 "${out}/logdir/wav.scp.JOB" "${out}/data/format.JOB" \
                 "${out}/logdir/wav_out.scp.JOB" "${out}/logdir/utt2num_samples.JOB"
             merge_parts "${out}/wav.scp" "${out}/logdir/wav_out.scp" "${_nj}"
@@ -316,39 +514,79 @@ if ! "${skip_data_prep}"; then
                 "${dumpdir}/raw/org/${dset}" "${dumpdir}/raw/${dset}" \
                 || die "stage 4 failed for ${dset} (report above)"
         done
+        make_lm_train_txt
     fi
 
     if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-        log "Stage 5: ${token_type} token list from ${dumpdir}/raw/${train_set_sp}/text -> ${token_list}"
-        [ -f "${dumpdir}/raw/${train_set_sp}/text" ] || die "stage 5: no ${dumpdir}/raw/${train_set_sp}/text (run stage 4)"
-        ${python} -m espnet_ddp.tools.token_list --token_type "${token_type}" --nbpe "${nbpe}" \
-            --bpemode "${bpemode}" --input_sentence_size "${bpe_input_sentence_size}" \
-            "${dumpdir}/raw/${train_set_sp}/text" "${tokendir}" \
+        check_nlsyms "stage 5"
+        _opts=(--token_type "${token_type}" --oov "${oov}" --blank "${blank}" --sos_eos "${sos_eos}")
+        if [ "${token_type}" = bpe ]; then
+            log "Stage 5: bpe token list from ${bpe_train_text} -> ${token_list}"
+            _texts=(${bpe_train_text})
+            _opts+=(--nbpe "${nbpe}" --bpemode "${bpemode}" --input_sentence_size "${bpe_input_sentence_size}"
+                    --character_coverage "${bpe_char_cover}")
+            if [ -n "${bpe_nlsyms}" ]; then
+                if [ -f "${bpe_nlsyms}" ]; then
+                    _opts+=(--user_defined_symbols "$(awk '{ print $1 }' "${bpe_nlsyms}" | paste -s -d, -)")
+                else
+                    _opts+=(--user_defined_symbols "${bpe_nlsyms}")
+                fi
+            fi
+        else
+            # As ESPnet: characters and words come from the LM training text (by default the
+            # training set's), with the non-linguistic symbols kept whole and the text cleaner.
+            [ -f "${lm_train_txt}" ] || make_lm_train_txt
+            log "Stage 5: ${token_type} token list from ${lm_train_txt} -> ${token_list}"
+            _texts=("${lm_train_txt}")
+            _opts+=(--non_linguistic_symbols "${nlsyms_txt}" --cleaner "${cleaner}")
+        fi
+        for f in "${_texts[@]}"; do
+            [ -f "${f}" ] || die "stage 5: no ${f} (run stage 4, or check --bpe_train_text)"
+        done
+        ${python} -m espnet_ddp.tools.token_list "${_opts[@]}" "${_texts[@]}" "${tokendir}" \
             || die "stage 5 failed: token list for ${token_type}"
     fi
 else
     log "Skip the data preparation stages 1-5 (--skip_data_prep true)"
 fi
 
-# Options shared by statistics collection, training and the LM.
+# Options shared by statistics collection, training and the LM (as ESPnet passes them).
 tokenizer_opts="--token_type ${token_type} --token_list ${token_list} --bpemodel ${bpemodel}"
+tokenizer_opts+=" --non_linguistic_symbols ${nlsyms_txt} --cleaner ${cleaner} --g2p ${g2p}"
 
 if ! "${skip_train}"; then
     if "${use_lm}"; then
-        lm_train_text="${dumpdir}/raw/${train_set_sp}/text"
-        lm_dev_text="${dumpdir}/raw/${valid_set}/text"
+        _lm_opts=""
+        [ -z "${lm_config}" ] || _lm_opts+="--config ${lm_config} "
+        if [ -n "${lm_config}" ] && [ ! -f "${lm_config}" ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 6 ]; then
+            die "no such --lm_config: ${lm_config}"
+        fi
         if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-            log "Stage 6: LM statistics -> ${lm_stats_dir}"
-            [ -n "${lm_config}" ] || die "--use_lm true needs --lm_config"
-            mkdir -p "${lm_stats_dir}/logdir"
-            run_logged "${lm_stats_dir}/logdir/stats.log" \
-                ${train_cmd} "${lm_stats_dir}/logdir/stats.log" \
+            log "Stage 6: LM statistics: train ${lm_train_txt}, dev ${lm_dev_text} -> ${lm_stats_dir}"
+            check_nlsyms "stage 6"
+            [ -f "${lm_train_txt}" ] || make_lm_train_txt
+            [ -f "${lm_dev_text}" ] || die "stage 6: no --lm_dev_text ${lm_dev_text} (run stage 4)"
+            [ -f "${token_list}" ] || die "stage 6: no ${token_list} (run stage 5)"
+            _logdir="${lm_stats_dir}/logdir"
+            mkdir -p "${_logdir}"
+            _nj=$(min "${nj}" "$(wc -l <"${lm_train_txt}")" "$(wc -l <"${lm_dev_text}")")
+            split_scp "${lm_train_txt}" "${_nj}" "${_logdir}/train.scp"
+            split_scp "${lm_dev_text}" "${_nj}" "${_logdir}/dev.scp"
+            rm -rf "${_logdir}"/stats.*
+            # shellcheck disable=SC2086
+            run_logged "${_logdir}/stats.*.log" \
+                ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
                 ${python} -m espnet2.bin.lm_train --collect_stats true --use_preprocessor true \
-                ${tokenizer_opts} --non_linguistic_symbols none --config "${lm_config}" \
-                --train_data_path_and_name_and_type "${lm_train_text},text,text" \
+                ${tokenizer_opts} \
+                --train_data_path_and_name_and_type "${lm_train_txt},text,text" \
                 --valid_data_path_and_name_and_type "${lm_dev_text},text,text" \
-                --train_shape_file "${lm_train_text}" --valid_shape_file "${lm_dev_text}" \
-                --output_dir "${lm_stats_dir}" ${lm_args}
+                --train_shape_file "${_logdir}/train.scp.JOB" --valid_shape_file "${_logdir}/dev.scp.JOB" \
+                --output_dir "${_logdir}/stats.JOB" ${_lm_opts} ${lm_args}
+            _dirs=()
+            for i in $(seq "${_nj}"); do _dirs+=(--input_dir "${_logdir}/stats.${i}"); done
+            ${python} -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" \
+                --output_dir "${lm_stats_dir}" >"${_logdir}/aggregate.log" 2>&1 \
+                || die "stage 6: aggregate_stats_dirs failed, see ${_logdir}/aggregate.log"
             _ntok=$(wc -l <"${token_list}")
             for m in train valid; do
                 awk -v n="${_ntok}" '{ print $0 "," n }' "${lm_stats_dir}/${m}/text_shape" \
@@ -356,42 +594,51 @@ if ! "${skip_train}"; then
             done
         fi
         if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-            log "Stage 7: LM training -> ${lm_exp}"
+            log "Stage 7: LM training (espnet2.bin.lm_train) -> ${lm_exp}"
+            [ -f "${lm_stats_dir}/train/text_shape.${token_type}" ] \
+                || die "stage 7: no LM statistics in ${lm_stats_dir} (run stage 6)"
             mkdir -p "${lm_exp}"
+            echo "${run_args} --stage 7" >"${lm_exp}/run.sh"
+            chmod +x "${lm_exp}/run.sh"
+            # shellcheck disable=SC2086
             run_logged "${lm_exp}/train.log" \
                 ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name lm_train" \
                 --log "${lm_exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}" \
                 --init_file_prefix "${lm_exp}/.dist_init_" --multiprocessing_distributed true -- \
-                ${python} -m espnet2.bin.lm_train --use_preprocessor true ${tokenizer_opts} \
-                --non_linguistic_symbols none --config "${lm_config}" \
-                --train_data_path_and_name_and_type "${lm_train_text},text,text" \
-                --valid_data_path_and_name_and_type "${lm_dev_text},text,text" \
+                ${python} -m espnet2.bin.lm_train --ngpu "${ngpu}" --use_preprocessor true ${tokenizer_opts} \
+                --train_data_path_and_name_and_type "${lm_train_txt},text,text" \
                 --train_shape_file "${lm_stats_dir}/train/text_shape.${token_type}" \
+                --valid_data_path_and_name_and_type "${lm_dev_text},text,text" \
                 --valid_shape_file "${lm_stats_dir}/valid/text_shape.${token_type}" \
-                --resume true --output_dir "${lm_exp}" ${lm_args}
+                --fold_length "${lm_fold_length}" \
+                --resume true --output_dir "${lm_exp}" ${_lm_opts} ${lm_args}
         fi
         if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-            log "Stage 8: LM perplexity on ${valid_set}"
-            run_logged "${lm_exp}/perplexity/ppl.log" \
-                ${train_cmd} "${lm_exp}/perplexity/ppl.log" \
-                ${python} -m espnet2.bin.lm_calc_perplexity --ngpu 0 \
-                --data_path_and_name_and_type "${lm_dev_text},text,text" \
-                --train_config "${lm_exp}/config.yaml" --model_file "${lm_exp}/valid.loss.ave.pth" \
-                --output_dir "${lm_exp}/perplexity"
-            log "  perplexity: $(cat "${lm_exp}/perplexity/ppl" 2>/dev/null || echo unknown)"
+            log "Stage 8: LM perplexity on ${lm_test_text}"
+            [ -f "${lm_test_text}" ] || die "stage 8: no --lm_test_text ${lm_test_text} (run stage 3)"
+            [ -e "${lm_exp}/${inference_lm}" ] || die "stage 8: no LM ${lm_exp}/${inference_lm} (run stage 7, or set --inference_lm)"
+            _dir="${lm_exp}/perplexity_test"
+            run_logged "${_dir}/lm_calc_perplexity.log" \
+                ${cuda_cmd} --gpu "${ngpu}" "${_dir}/lm_calc_perplexity.log" \
+                ${python} -m espnet2.bin.lm_calc_perplexity --ngpu "${ngpu}" \
+                --data_path_and_name_and_type "${lm_test_text},text,text" \
+                --train_config "${lm_exp}/config.yaml" --model_file "${lm_exp}/${inference_lm}" \
+                --output_dir "${_dir}"
+            log "  perplexity of ${lm_test_text}: $(cat "${_dir}/ppl")"
         fi
-        if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-            log "Stage 9: n-gram LM skipped (KenLM is not part of this installation)"
-        fi
-    elif [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 6 ]; then
-        log "Stages 6-9: language model skipped (--use_lm false; the paper used no LM)"
+    elif [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 6 ]; then
+        log "Stages 6-8: language model skipped (--use_lm false)"
+    fi
+    if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+        log "Stage 9: n-gram LM skipped (--use_ngram false)"
     fi
 
     _asr_train_dir="${dumpdir}/raw/${train_set_sp}"
     _asr_valid_dir="${dumpdir}/raw/${valid_set}"
-    _audio_type=sound
-    common_opts="--use_preprocessor true ${tokenizer_opts} --non_linguistic_symbols none"
-    common_opts+=" --cleaner none --g2p none --frontend_conf fs=${fs}"
+    # ESPnet's data types: kaldi_ark for audio in .ark files, sound for audio files.
+    _fmt=$(cat "${_asr_train_dir}/audio_format" 2>/dev/null || echo "${audio_format}")
+    [[ "${_fmt}" == *ark ]] && _audio_type=kaldi_ark || _audio_type=sound
+    common_opts="--use_preprocessor true ${tokenizer_opts} --frontend_conf fs=${fs}"
     common_opts+=" --train_data_path_and_name_and_type ${_asr_train_dir}/wav.scp,speech,${_audio_type}"
     common_opts+=" --train_data_path_and_name_and_type ${_asr_train_dir}/text,text,text"
     common_opts+=" --valid_data_path_and_name_and_type ${_asr_valid_dir}/wav.scp,speech,${_audio_type}"
@@ -400,6 +647,7 @@ if ! "${skip_train}"; then
 
     if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
         log "Stage 10: ASR statistics (--collect_stats true) -> ${asr_stats_dir}"
+        check_nlsyms "stage 10"
         for d in "${_asr_train_dir}" "${_asr_valid_dir}"; do
             [ -f "${d}/wav.scp" ] || die "stage 10: no ${d}/wav.scp (run stages 3-4)"
         done
@@ -432,6 +680,7 @@ if ! "${skip_train}"; then
 
     if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
         log "Stage 11: ASR training with ${train_module} -> ${asr_exp}"
+        check_nlsyms "stage 11"
         [ -f "${asr_stats_dir}/train/feats_stats.npz" ] || die "stage 11: no statistics in ${asr_stats_dir} (run stage 10)"
         mkdir -p "${asr_exp}"
         echo "${run_args} --stage 11" >"${asr_exp}/run.sh"
@@ -448,6 +697,8 @@ if ! "${skip_train}"; then
             # The default normalization (utterance_mvn) becomes global_mvn with the stage 10 statistics.
             _opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
         fi
+        [ -z "${pretrained_model}" ] || _opts+=" --init_param ${pretrained_model}"
+        _opts+=" --ignore_init_mismatch ${ignore_init_mismatch}"
         _opts+=" --resume true --output_dir ${asr_exp}"
         # Threads: the training job is the only job running, so its processes share the cores.
         _procs=1
@@ -510,12 +761,18 @@ if ! "${skip_eval}"; then
         "${gpu_inference}" && _ngpu=1
         _opts=""
         [ -n "${inference_config}" ] && _opts+=" --config ${inference_config}"
-        "${use_lm}" && _opts+=" --lm_train_config ${lm_exp}/config.yaml --lm_file ${lm_exp}/valid.loss.ave.pth"
+        if "${use_lm}"; then
+            # Shallow fusion with the LM of stages 6-8 (its weight: lm_weight of the decoding config).
+            [ -e "${lm_exp}/${inference_lm}" ] || die "stage 12: --use_lm true but no LM ${lm_exp}/${inference_lm} (run stages 6-7, or --use_lm false)"
+            _opts+=" --lm_train_config ${lm_exp}/config.yaml --lm_file ${lm_exp}/${inference_lm}"
+        fi
         for dset in $(eval_sets); do
             _data="${dumpdir}/raw/${dset}"
             _out="${_dec_dir}/${dset}"
             _logdir="${_out}/logdir"
             [ -f "${_data}/wav.scp" ] || die "stage 12: no ${_data}/wav.scp (run stage 3)"
+            _fmt=$(cat "${_data}/audio_format" 2>/dev/null || echo "${audio_format}")
+            [[ "${_fmt}" == *ark ]] && _type=kaldi_ark || _type=sound
             mkdir -p "${_logdir}"
             _nj=$(min "${inference_nj}" "$(wc -l <"${_data}/wav.scp")")
             split_scp "${_data}/wav.scp" "${_nj}" "${_logdir}/keys.scp"
@@ -523,8 +780,8 @@ if ! "${skip_eval}"; then
             # shellcheck disable=SC2086
             run_logged "${_logdir}/asr_inference.*.log" \
                 ${decode_cmd} --gpu "${_ngpu}" JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
-                ${python} -m espnet2.bin.asr_inference --batch_size 1 --ngpu "${_ngpu}" \
-                --data_path_and_name_and_type "${_data}/wav.scp,speech,sound" \
+                ${python} -m espnet2.bin.asr_inference --batch_size "${batch_size}" --ngpu "${_ngpu}" \
+                --data_path_and_name_and_type "${_data}/wav.scp,speech,${_type}" \
                 --key_file "${_logdir}/keys.scp.JOB" --asr_train_config "${asr_exp}/config.yaml" \
                 --asr_model_file "${asr_exp}/${inference_asr_model}" \
                 --output_dir "${_logdir}/output.JOB" ${_opts} ${inference_args}
@@ -540,16 +797,23 @@ if ! "${skip_eval}"; then
 
     if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ]; then
         log "Stage 13: scoring (scorer: ${scorer}) -> ${asr_exp}/RESULTS.md"
+        check_nlsyms "stage 13"
         for dset in $(eval_sets); do
             _data="${dumpdir}/raw/${dset}"
             _out="${_dec_dir}/${dset}"
             [ -f "${_out}/text" ] || die "stage 13: no hypotheses ${_out}/text (run stage 12)"
             for metric in wer cer; do
                 ${python} -m espnet_ddp.tools.score_asr --scorer "${scorer}" --metric "${metric}" \
+                    --non_linguistic_symbols "${nlsyms_txt}" --cleaner "${cleaner}" --sclite_opts="${score_opts}" \
                     "${_data}/text" "${_out}/text" "${_data}/utt2spk" "${_out}/score_${metric}" \
                     || die "stage 13: scoring ${metric} of ${dset} failed"
             done
         done
+        if [ -f local/score.sh ]; then
+            log "  local/score.sh ${local_score_opts} ${asr_exp}"
+            # shellcheck disable=SC2086
+            local/score.sh ${local_score_opts} "${asr_exp}" || die "stage 13: local/score.sh ${local_score_opts} ${asr_exp} failed"
+        fi
         ${python} -m espnet_ddp.tools.write_results_md "${asr_exp}" >"${asr_exp}/RESULTS.md" \
             || die "stage 13: could not write ${asr_exp}/RESULTS.md"
         cat "${asr_exp}/RESULTS.md" >&2

@@ -25,6 +25,7 @@ inference_config=conf/decode_asr.yaml
     --audio_format flac \
     --max_wav_duration 15 \
     --token_type word \
+    --use_lm false \
     --feats_normalize global_mvn \
     --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \

@@ -66,7 +66,7 @@ run_asr() {
         --expdir "${expdir}" --asr_exp "${exp_dirs[i]}" --asr_config "${confs[i]}" \
         --inference_config conf/decode_asr.yaml --inference_asr_model valid.acc.ave.pth \
         --ngpu 0 --nj 2 --inference_nj 2 \
-        --token_type bpe --nbpe 50 --max_wav_duration 15 \
+        --lang en --use_lm false --token_type bpe --nbpe 50 --max_wav_duration 15 \
         "$@" ${asr_sh_args[@]+"${asr_sh_args[@]}"}
 }
 
