@@ -1,6 +1,7 @@
 """The mini recipe (``egs2/mini_ddp/asr1/run.sh``, what ``make demo`` runs), shrunk to a few
-dozen utterances and four epochs (InfoBatch: one warm-up, one pruned, two annealing): stages 1-13 for its three experiments, the comparison table with
-the frontier, and a rerun from statistics (``--stage 10``)."""
+dozen utterances and four epochs (InfoBatch: one warm-up, one pruned, two annealing): stages
+1-13 for its three experiments, the comparison table with the frontier, and a rerun from
+statistics (``--stage 10``)."""
 
 from __future__ import annotations
 
