@@ -108,8 +108,8 @@ def expected_batches(batch_type: str, n_keys: int, tmp: Path) -> int | None:
 
 
 # folded (ESPnet's default, the one that needs --fold_length) and numel (the recipes') in the
-# default suite, about 35 s each on 2 idle cores; the other three behind -m slow (their batches equal
-# ESPnet's samplers' in tests/plugin/test_epoch_batches.py without a recipe run).
+# default suite, about 35 s each on 2 idle cores; the other three behind -m slow (their batches
+# equal ESPnet's samplers' in tests/plugin/test_epoch_batches.py without a recipe run).
 DEFAULT_TYPES = ("folded", "numel")
 
 
