@@ -36,16 +36,22 @@ def espnet_batches(tmp_path, spec: BatchSpec, ids, speech, text) -> list[tuple[s
     sp.write_text("".join(f"{ids[i]} {speech[i]}\n" for i in order))
     text_dim = "" if spec.text_bins == "tokens" else f",{VOCAB}"
     tx.write_text("".join(f"{ids[i]} {text[i]}{text_dim}\n" for i in order))
+    return espnet_sampler_batches(spec, spec.batch_type, [sp, tx])
+
+
+def espnet_sampler_batches(spec, batch_type, shape_files, **extra):
+    """The batches of ESPnet's own ``build_batch_sampler`` for ``spec`` over ``shape_files``."""
     sampler = build_batch_sampler(
-        type=spec.batch_type,
+        type=batch_type,
         batch_size=spec.batch_size,
         batch_bins=spec.batch_bins,
-        shape_files=[str(sp), str(tx)],
+        shape_files=[str(f) for f in shape_files],
         sort_in_batch=spec.sort_in_batch,
         sort_batch=spec.sort_batch,
         drop_last=spec.drop_last,
         min_batch_size=spec.min_batch_size,
         fold_lengths=spec.fold_lengths,
+        **extra,
     )
     return [tuple(b) for b in sampler]
 
@@ -200,19 +206,7 @@ def espnet_folded_by_category(tmp_path, spec, ids, speech, text, category):
     sp.write_text("".join(f"{ids[i]} {speech[i]}\n" for i in order))
     tx.write_text("".join(f"{ids[i]} {text[i]},{VOCAB}\n" for i in order))
     cat.write_text("".join(f"{ids[i]} {category[i]}\n" for i in order))
-    sampler = build_batch_sampler(
-        type="folded",
-        batch_size=spec.batch_size,
-        batch_bins=spec.batch_bins,
-        shape_files=[str(sp), str(tx)],
-        sort_in_batch=spec.sort_in_batch,
-        sort_batch=spec.sort_batch,
-        drop_last=spec.drop_last,
-        min_batch_size=spec.min_batch_size,
-        fold_lengths=spec.fold_lengths,
-        utt2category_file=str(cat),
-    )
-    return [tuple(b) for b in sampler]
+    return espnet_sampler_batches(spec, "folded", [sp, tx], utt2category_file=str(cat))
 
 
 @pytest.mark.parametrize("drop, min_bs", [(False, 1), (True, 1), (False, 3)])
