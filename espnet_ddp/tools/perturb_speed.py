@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
@@ -73,13 +72,9 @@ def perturb_segmented(src: Path, dst: Path, factors: list[float]) -> int:
             out_seg[key] = f"{prefix}{rec} {round(start / f, 3):g} {new_end:g}"
             out_text[key] = text[utt]
             out_spk[key] = prefix + utt2spk[utt]
-    dst.mkdir(parents=True, exist_ok=True)
-    write_kv(dst / "wav.scp", out_wav)
+    # wav.scp keyed by recording, the rest by utterance: the layout of a segmented directory
+    DataDir(wav=out_wav, text=out_text, utt2spk=out_spk).write(dst)
     write_kv(dst / "segments", out_seg)
-    DataDir(wav={k: "-" for k in out_text}, text=out_text, utt2spk=out_spk).write(dst / ".tmp")
-    for name in ("text", "utt2spk", "spk2utt"):
-        (dst / ".tmp" / name).replace(dst / name)
-    shutil.rmtree(dst / ".tmp")
     return len(out_seg)
 
 
