@@ -74,6 +74,16 @@ def utterances(scp: str, segments: str | None) -> Iterator[tuple[str, str, np.nd
         yield utt, wav[rec], cut(cache[1], cache[2], start, end), cache[2]
 
 
+def resampled(scp: str, segments: str | None, fs: int) -> Iterator[tuple[str, np.ndarray]]:
+    """(utterance id, mono samples at ``fs``) of :func:`utterances`; an empty one is an error."""
+    empty = "no samples in its segment" if segments is not None else "no samples"
+    for utt, _, x, sr in utterances(scp, segments):
+        x = resample(x, sr, fs)
+        if x.size == 0:
+            raise RuntimeError(f"utterance {utt}: {empty}")
+        yield utt, x
+
+
 def format_one(utt: str, entry: str, out: Path, fs: int) -> int:
     """Writes one utterance; returns its number of samples."""
     if out.is_file():
@@ -114,10 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             wav[utt] = str(out)
     else:
         try:
-            for utt, _, x, sr in utterances(args.scp, args.segments):
-                x = resample(x, sr, args.fs)
-                if x.size == 0:
-                    raise RuntimeError(f"utterance {utt}: no samples in its segment")
+            for utt, x in resampled(args.scp, args.segments, args.fs):
                 out = (args.audio_dir / f"{utt}.{args.audio_format}").resolve()
                 soundfile.write(str(out), x, args.fs, subtype="PCM_16",
                                 format=FORMATS[args.audio_format])  # fmt: skip
@@ -140,10 +147,7 @@ def write_ark(args: argparse.Namespace) -> int:
     tmp_scp = Path(args.out_scp + ".tmp")
     try:
         with open(ark, "wb") as fark, open(tmp_scp, "w", encoding="utf-8") as fscp:
-            for utt, _, x, sr in utterances(args.scp, args.segments):
-                x = resample(x, sr, args.fs)
-                if x.size == 0:
-                    raise RuntimeError(f"utterance {utt}: no samples")
+            for utt, x in resampled(args.scp, args.segments, args.fs):
                 # kaldiio writes "<utt> AUDIO<length><flac|wav bytes>" and the scp line
                 # "<utt> <ark>:<offset>", with the ark's path as given (absolute here).
                 kaldiio.save_ark(fark, {utt: (x, args.fs)}, scp=fscp, append=True,
