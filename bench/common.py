@@ -130,18 +130,27 @@ def build_corpus(
     nj: int,
     config: Path,
     seed: int = 0,
+    num_test_indomain: int = 0,
+    heldout_sets: Sequence[str] | None = None,
 ) -> Corpus:
     """Synthesize (or reuse) a corpus under ``root`` and run ESPnet's statistics stage on it.
 
-    ``config`` is the training YAML: the statistics need its model and frontend. Reuses everything
-    already written for the same sizes (a ``corpus.json`` stamp records them); all benchmarks use
-    the same frontend, so the statistics are shared.
+    ``config`` is the training YAML: the statistics need its model and frontend. Test sets:
+    ``test_indomain`` (training voices, held-out sentences) with ``num_test_indomain`` utterances,
+    first, then the held-out-voice sets ``heldout_sets`` (default: all) with ``num_test`` each.
+    Reuses everything already written for the same sizes (a ``corpus.json`` stamp records them);
+    all benchmarks use the same frontend, so the statistics are shared.
     """
     from espnet_ddp.tools import synth_corpus, token_list
 
     stamp = root / "corpus.json"
-    want = {"num_train": num_train, "num_dev": num_dev, "num_test": num_test, "seed": seed}
-    test_sets = tuple(sorted(synth_corpus.TEST_VOICES)) if num_test > 0 else ()
+    heldout = sorted(synth_corpus.TEST_VOICES) if heldout_sets is None else list(heldout_sets)
+    want: dict = {"num_train": num_train, "num_dev": num_dev, "num_test": num_test, "seed": seed}
+    if num_test_indomain or heldout_sets is not None:
+        want.update(num_test_indomain=num_test_indomain, heldout_sets=heldout)
+    test_sets = ((synth_corpus.INDOMAIN,) if num_test_indomain > 0 else ()) + (
+        tuple(heldout) if num_test > 0 else ()
+    )
     corpus = Corpus(root, test_sets)
     if stamp.exists() and json.loads(stamp.read_text()) == want:
         return corpus
@@ -153,6 +162,7 @@ def build_corpus(
             "--wav_dir", str(root / "wav"), "--data_root", str(root / "data"),
             "--num_train", str(num_train), "--num_dev", str(num_dev),
             "--num_test", str(num_test), "--seed", str(seed), "--nj", str(nj),
+            "--num_test_indomain", str(num_test_indomain), "--heldout_sets", *heldout,
         ]
     )  # fmt: skip
     if rc != 0:

@@ -44,7 +44,8 @@ def set_up(plan: Plan, out: Path, ngpu: int | None = None, nj: int | None = None
     started = time.perf_counter()
     corpus = build_corpus(
         out / "corpus", num_train=plan.num_train, num_dev=plan.num_dev, num_test=plan.num_test,
-        nj=nj, config=out / "config.yaml",
+        nj=nj, config=out / "config.yaml", num_test_indomain=plan.num_test_indomain,
+        heldout_sets=plan.heldout_sets,
     )  # fmt: skip
     log(f"corpus: {corpus.hours():.2f} h of training speech")
     return Setup(ngpu, nj, corpus, started)

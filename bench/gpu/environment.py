@@ -37,9 +37,12 @@ def environment(ngpu: int) -> dict[str, str]:
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").open()
          if line.startswith("model name")), platform.processor(),
     )  # fmt: skip
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = os.environ.get("BENCH_COMMIT", "")  # run.sh's: the GPU machine's copy has no .git
+    if not commit and shutil.which("git"):
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+            text=True,
+        ).stdout.strip()  # fmt: skip
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "gpu": gpu,
@@ -51,7 +54,7 @@ def environment(ngpu: int) -> dict[str, str]:
         "espnet_ddp commit": commit or "unknown",
         "espeak-ng": subprocess.run(
             ["espeak-ng", "--version"], capture_output=True, text=True
-        ).stdout.strip(),  # fmt: skip
+        ).stdout.strip() if shutil.which("espeak-ng") else "absent",  # fmt: skip
     }
 
 

@@ -106,6 +106,8 @@ class Plan:
     beam: int
     anneal_epochs: int
     maxlenratio: float = 0.0  # 0: hypotheses end by themselves (an untrained model never does)
+    num_test_indomain: int = 0  # test_indomain: training voices, held-out sentences
+    heldout_sets: tuple[str, ...] = ("test_espeak", "test_flite")  # num_test each
 
     def config(self) -> str:
         """The training YAML (``config.yaml`` of the run's output folder)."""

@@ -11,7 +11,7 @@
 #
 # It needs Python with torch and torchaudio. What else is missing is installed from
 # bench/gpu/offline/ (made beforehand by bench/gpu/fetch_wheels.sh on a machine with network):
-#   - espnet and its pure-Python dependencies -> a venv layered on the system's packages;
+#   - espnet and what the GPU image lacks -> a folder put on PYTHONPATH (bench/gpu/out/site);
 #   - espeak-ng and flite (Debian packages) -> unpacked into a folder, never into /.
 set -euo pipefail
 export BENCH_T0=${BENCH_T0:-$(date +%s.%N)}  # --quick reports the time spent before Python
@@ -31,21 +31,40 @@ fi
 "${py}" -c "import torch, torchaudio" 2>/dev/null || die "${py}: torch and torchaudio are needed"
 # Presence only: importing espnet2.tasks.asr costs ~28 s on the GPU machine (DESIGN.md section 5),
 # and the statistics stage imports it anyway, failing with its log tail if a dependency is missing.
-has_espnet() { "$1" -c "import importlib.util as u, sys; sys.exit(u.find_spec('espnet2') is None)"; }
-if ! has_espnet "${py}"; then
+has_espnet() { "${py}" -c "import importlib.util as u, sys; sys.exit(u.find_spec('espnet2') is None)"; }
+if ! has_espnet; then
     [ -d "${offline}/wheels" ] || die "espnet is missing and ${offline}/wheels is absent: run \
 bench/gpu/fetch_wheels.sh on a machine with network first"
-    venv=${work}/venv
-    if [ ! -x "${venv}/bin/python" ]; then
-        say "installing espnet from ${offline}/wheels into ${venv}"
-        "${py}" -m venv --system-site-packages "${venv}"
+    # Into a folder on PYTHONPATH, not a venv: a venv made from the GPU image's Python (itself a
+    # venv) would not see the image's torch.
+    site=${work}/site
+    if [ ! -f "${site}/.installed" ]; then
+        say "installing espnet and what the image lacks from ${offline}/wheels into ${site}"
+        rm -rf "${site}"
         # One name per wheel; pip picks the file that fits this Python.
         mapfile -t names < <(ls "${offline}/wheels" | sed -n 's/^\([^-]*\)-.*\.whl$/\1/p' | sort -u)
-        "${venv}/bin/python" -m pip install -q --no-index --no-deps \
-            --find-links "${offline}/wheels" "${names[@]}"
+        "${py}" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+            --target "${site}" --find-links "${offline}/wheels" "${names[@]}"
+        touch "${site}/.installed"
     fi
-    py=${venv}/bin/python
-    has_espnet "${py}" || die "espnet is still missing from ${venv} (see above)"
+    export PYTHONPATH=${site}${PYTHONPATH:+:${PYTHONPATH}}
+    has_espnet || die "espnet is still missing from ${site} (see above)"
+    # espnet2's phoneme tokenizer imports g2p_en, which downloads two NLTK data sets at import
+    # time unless it finds them: stand-ins (never read: no run uses phonemes) spare the network
+    # that is not there.
+    nltk=${work}/nltk_data
+    if [ ! -d "${nltk}/corpora" ]; then
+        "${py}" - "${nltk}" <<'PY'
+import sys, zipfile
+from pathlib import Path
+root = Path(sys.argv[1])
+for folder, name in (("taggers", "averaged_perceptron_tagger_eng"), ("corpora", "cmudict")):
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(root / folder / f"{name}.zip", "w") as z:
+        z.writestr(f"{name}/README", "stand-in: espnet_ddp's benchmark never uses g2p_en\n")
+PY
+    fi
+    export NLTK_DATA=${nltk}
 fi
 
 # 2. espeak-ng and flite.
@@ -76,6 +95,7 @@ fi
 
 # 3. The benchmark: one Python entry point; it picks the mode from --quick / --sweep.
 export PYTHONPATH=${repo}:${repo}/bench${PYTHONPATH:+:${PYTHONPATH}}
+export BENCH_COMMIT=${BENCH_COMMIT:-$(git -C "${repo}" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 cd "${repo}"
 say "python: ${py}; python -m gpu $*"
 exec "${py}" -m gpu "$@"

@@ -1,59 +1,45 @@
-"""The sweep plan: the candidates on ESPnet's schedule, the budget baseline and the candidates on
-the fitted schedule, trained CONCURRENTLY on one GPU, then decoded; WER table and frontier.
+"""The sweep plan, the lab that decides on a GPU: the candidates and the budget baseline on the
+fitted schedule, and full data on ESPnet's own schedule, trained CONCURRENTLY on one GPU, then
+decoded against the command's deadline; one seed per GPU run, every seed committed.
 
 Responsible for the variant list (:data:`VARIANTS`), checking every variant before anything runs,
-launching one training process per variant (at most ``--parallel`` at once), decoding every model
-with stock ``espnet2.bin.asr_inference`` and the report: a WER table with steps, audio fed,
-steps to full data's target accuracy and the frontier ratio, then the frontier itself
-(:mod:`espnet_ddp.report.frontier_table`: the curve of the budget runs' end points and each
-other run's ratio). Not responsible for timing: concurrent runs share the GPU, so their times
-mean nothing (WER does not depend on them); ``--quick`` measures speed.
+launching one training process per variant (at most ``--parallel`` at once) with ``--seed``,
+stopping what has not finished at the training deadline, decoding every trained model with
+ESPnet's own decoder until the decoding deadline (:mod:`gpu.ordered_decoding`), and saving the
+seed's results as each run finishes (:mod:`gpu.seed_results`), then rebuilding
+``RESULTS_sweep.md`` from every committed seed (:mod:`gpu.sweep_report`). Not responsible for
+timing: concurrent runs share the GPU, so their times mean nothing (WER does not depend on
+them); ``--quick`` measures speed.
 
-    bash bench/gpu/run.sh --sweep            # GPU: all 13 variants at once
-    bash bench/gpu/run.sh --sweep --small    # CPU smoke run: tiny model, 3 epochs, 2 at a time
+    bash bench/gpu/run.sh --sweep --seed 0   # GPU: all 11 variants at once, one 9-minute command
+    bash bench/gpu/run.sh --sweep --dry      # the plan, its phases' estimated seconds, the runs
+    bash bench/gpu/run.sh --sweep --small    # CPU rehearsal: tiny model, 3 epochs, 2 at a time
+    bash bench/gpu/run.sh --sweep --rebuild  # RESULTS_sweep.md from bench/gpu/results/sweep/
 
-The variants (13):
+The variants (11), all trained with the same ``--seed``:
 
-- ESPnet's schedule (``warmuplr``; pruned runs with ``lr_trajectory=epoch``): full data (the
-  reference of the steps to target), Easy2hard 0.7, random 0.7, InfoBatch (prune_prob 0.5),
-  Easy2hard 0.7 + 20 ms chunks 0.3 with ``drop_schedule: linear_decay``;
-- the budget baseline: full data for 0.3, 0.5, 0.7 and 1.0 of the epochs (rounded half up: 7,
-  12, 17, 24 of 24) with ``--lr_fit linear``: the frontier's curve;
-- the ``_lrfit`` twins of the four candidates: the same options with ``--lr_fit linear`` and no
-  ``lr_trajectory``, each given its frontier ratio.
+- ``full``: full data on ``warmuplr``, the stock schedule a user runs today (a separate series,
+  and the reference of the steps to target);
+- the budget baseline: full data for 0.3, 0.5, 0.7, 0.8, 0.9 and 1.0 of the epochs (rounded half
+  up: 7, 12, 17, 19, 22, 24 of 24) with ``--lr_fit linear``: the frontier's curve;
+- the candidates, on the fitted schedule: InfoBatch (prune_prob 0.5), random 0.7, Easy2hard 0.7,
+  Easy2hard 0.7 + 20 ms chunks 0.3 decaying to 0 (``drop_schedule: linear_decay``).
 
-Dropped from the issue-7 sweep, which issue 12 no longer asks for: Easy2hard 0.6 and 0.5,
-Easy2hard 0.7 + chunk 0.3 alone, with full audio first 1/4 and last 1/6, ``select: energy`` and
-``ratio_by_score``, Easy2hard 0.7 + ``frames`` 0.3 and + ``tempo`` 0.3, point 0.3 and chunk 0.3
-alone (9 runs). Added: random 0.7 (a candidate without a run there), 4 budget runs, 4 twins.
+The candidates on ``warmuplr`` with ``lr_trajectory=epoch`` of the earlier sweep are gone: the
+recommendation is decided on the fitted schedule, against the frontier.
 
-Sizing for ONE 9-minute command (540 s) on one H200 (about 139 GiB, 16 CPU cores), estimates
-from DESIGN.md section 5 and the mini labs of docs/EVIDENCE.md, to be checked on the first GPU run:
+The sets: ``dev`` (training voices, new sentences; it selects), ``test_indomain`` (training
+voices, held-out sentences; it decides and confirms) and ``test_espeak`` (two held-out voices; a
+robustness column). Decoding goes dev, then test_indomain, then test_espeak, each utterance with
+every model, so a deadline leaves every model scored on the same utterances.
 
-- corpus: 3,000 training utterances (~2.1 h), 200 dev, 150 per test set: synthesis of 3,500
-  utterances at ~0.09 CPU-s each on 16 cores ~30 s; statistics (espnet import 28 s) ~35 s;
-- model: the first mini lab's conformer (4x144, decoder 2x576, ~5 M parameters), which converged
-  in ~770 steps there; numel batches of 4e6 bins (~95 utterances): ~31 steps an epoch, 24 epochs
-  744 steps, past the full-data plateau if that lab is a guide;
-- steps (a batch holds the same bins, so steps follow the audio fed; pruned runs train epoch 1
-  on all data): full data 744; Easy2hard 0.7 and random 0.7 31 + 23 x 0.7 x 31 ~ 530 each;
-  InfoBatch ~0.75 kept after epoch 1 ~ 565; Easy2hard 0.7 + chunks decaying 0.3 -> 0 (~0.6 of
-  the audio, as in the mini lab) ~ 445. ESPnet's schedule: 744 + 530 + 530 + 565 + 445 = 2,814;
-  budget runs 7, 12, 17, 24 epochs: 217 + 372 + 527 + 744 = 1,860; twins 2,070. All 13 ~6,750
-  steps (the issue-7 sweep's 14 runs: up to 14 x 744 ~ 10,400);
-- training: 13 processes (and 13 loader workers) on 16 cores share the GPU by time-slicing. A
-  step of this model is launch-bound (~15 ms of kernels), so the GPU serializes about
-  6,750 x 15 ms ~ 100 s of work; with ~35 s of concurrent imports and ~25% for switching between
-  the processes, ~160 s. Each 24-epoch run's own path (744 steps at ~50 ms of CPU, plus 24 x
-  1.5 s of validation and checkpointing) is ~75 s, under that. GPU memory ~3 GB a process,
-  ~40 GB in all;
-- decoding: 13 models x 300 utterances, beam 5, 16 worker processes on the GPU (~0.12 s an
-  utterance): ~30 s plus an import, ~60 s; scoring (52 score_asr calls) ~10 s; the report
-  (13 experiments read back) ~5 s; install (run.sh) ~30 s.
-
-Total 30 + 30 + 35 + 160 + 60 + 10 + 5 ~ 330 s: about 3.5 minutes (210 s) of margin for what is
-only estimated (the issue-7 sweep was estimated at ~400 s). The report is written only at the
-end: a command cut short leaves the experiment folders (``--decode_only`` decodes them).
+Sizing for ONE 9-minute command (540 s) on one H200 (16 CPU cores): :mod:`gpu.estimate`, printed
+by ``--dry``, which refuses a plan over 540 s. The corpus: 3,000 training utterances (~2.1 h),
+400 dev, 1,000 in-domain test, 200 held-out-voice test. The model: the first mini lab's conformer
+(4x144, decoder 2x576, ~5 M parameters), numel batches of 4e6 bins (~30 steps an epoch), 24
+epochs (~720 steps; that lab's conformer converged in ~770). The run prints, per training, the
+epoch at which valid accuracy first reached 98% of its final value: whether the reference reached
+its plateau is read off there.
 """
 
 from __future__ import annotations
@@ -61,65 +47,71 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-from common import log
+from common import BENCH, log
+
+from espnet_ddp.core.atomic_io import write_text_atomic
+from espnet_ddp.core.errors import ConfigError
 
 from .corpus import set_up
-from .decoding import decode, merge_test_sets, score
 from .environment import environment
+from .estimate import CAP_SECONDS, check_cap, estimate
 from .figures import plateaued, valid_acc
+from .ordered_decoding import decode_ordered, score_subset
 from .plan import SMALL, Plan
+from .seed_results import save_run
 from .smi import GpuSampler
-from .sweep_report import collect, frontier_tables, markdown
+from .sweep_report import reached_98, rebuild
 from .training import Run, finished, train_all
 from .variants import Variant, check_all, dry_listing, select
 
 NAME, RESULTS_MD = "sweep", "RESULTS_sweep.md"
+RESULTS_DIR = BENCH / "gpu" / "results" / "sweep"
 E2H70 = ("easy2hard", {"keep_ratio": 0.7})
 CHUNK30_DECAY = ("chunk", {"drop_ratio": 0.3, "chunk_ms": 20, "drop_schedule": "linear_decay"})
-# issue 12's candidates: name, label, data pruning, time drop
+# name, label, data pruning, time drop: every one on the fitted schedule
 CANDIDATES = (
-    ("e2h70", "easy2hard 0.7", E2H70, ("none", {})),
-    ("random70", "random 0.7", ("random", {"keep_ratio": 0.7}), ("none", {})),
     ("infobatch", "infobatch, prune_prob 0.5", ("infobatch", {"prune_prob": 0.5}), ("none", {})),
-    (
-        "e2h70_chunk30_decay",
-        "easy2hard 0.7 + chunk 0.3, drop_schedule: linear_decay",
-        E2H70,
-        CHUNK30_DECAY,
-    ),  # fmt: skip
+    ("random70", "random 0.7", ("random", {"keep_ratio": 0.7}), ("none", {})),
+    ("e2h70", "easy2hard 0.7", E2H70, ("none", {})),
+    ("e2h70_chunk30_decay", "easy2hard 0.7 + chunk 0.3, linear_decay", E2H70, CHUNK30_DECAY),
 )
-BUDGETS = (0.3, 0.5, 0.7, 1.0)
+BUDGETS = (0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
 
 # The first is the reference of the steps to target (full data on ESPnet's schedule).
 VARIANTS: tuple[Variant, ...] = (
-    Variant("full", "full data"),
-    *(Variant(name, label, pruning, drop) for name, label, pruning, drop in CANDIDATES),
+    Variant("full", "full data, warmuplr"),
     *(
-        Variant(
-            f"budget{share}", f"budget {share}: full data, fitted LR", lr_fit="linear", budget=share
-        )
+        Variant(f"budget{share}", f"budget {share}: full data, fitted", lr_fit="linear",
+                budget=share)
         for share in BUDGETS
     ),  # fmt: skip
     *(
-        Variant(f"{name}_lrfit", f"{label}, fitted LR", pruning, drop, lr_fit="linear")
+        Variant(f"{name}_lrfit", f"{label}, fitted", pruning, drop, lr_fit="linear")
         for name, label, pruning, drop in CANDIDATES
     ),  # fmt: skip
 )
 
 SWEEP = Plan(
-    num_train=3000, num_dev=200, num_test=150, epochs=24, max_epochs=24, extend_by=0,
+    num_train=3000, num_dev=400, num_test=200, epochs=24, max_epochs=24, extend_by=0,
     plateau_window=3, plateau_delta=0.002, dim=144, heads=4, ffn=576, blocks=4, kernel=15,
-    dec_blocks=2, dec_ffn=576, lr=0.004, warmup=200, batch_bins=4_000_000, workers=1, nbest=3,
-    beam=5, anneal_epochs=4,
+    dec_blocks=2, dec_ffn=576, lr=0.004, warmup=200, batch_bins=4_000_000, workers=1, nbest=10,
+    beam=5, anneal_epochs=4, num_test_indomain=1000, heldout_sets=("test_espeak",),
 )  # fmt: skip
 # --small: an untrained model never ends its hypotheses, so decoding (on 2 CPU cores) is capped
-# at 0.3 output tokens per encoder frame, and 3 utterances per test set.
-SWEEP_SMALL = SMALL.replace(num_test=3, epochs=3, max_epochs=3, nbest=1, maxlenratio=0.3)
+# at 0.3 output tokens per encoder frame; 3 utterances per test set.
+SWEEP_SMALL = SMALL.replace(
+    num_dev=6, num_test=3, num_test_indomain=3, heldout_sets=("test_espeak",), epochs=3,
+    max_epochs=3, nbest=2, maxlenratio=0.3,
+)  # fmt: skip
+REPORT_RESERVE = 20.0  # seconds kept after decoding for scoring, saving and the Markdown
+DECODE_RESERVE = 100.0  # seconds kept after training for decoding, at the least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +120,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=int, default=None,
                         help="trainings at once (default: all; 2 with --small)")  # fmt: skip
     parser.add_argument("--epochs", type=int, default=None, help="override the plan's")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="ESPnet's --seed of every run (and so the pruning's)")  # fmt: skip
+    parser.add_argument("--budget_s", type=float, default=None,
+                        help=f"seconds the whole command may take, counted from run.sh's start "
+                        f"(default: {CAP_SECONDS} on a GPU, none with --small)")  # fmt: skip
+    parser.add_argument("--results_dir", type=Path, default=None,
+                        help="where seed folders are saved (default: bench/gpu/results/sweep; "
+                        "with --small: <out>/results)")  # fmt: skip
+    parser.add_argument("--rebuild", action="store_true",
+                        help="only rebuild the results file from the saved seeds")  # fmt: skip
     parser.add_argument(
         "--decode_only", action="store_true", help="decode the models already trained in --out"
     )
@@ -138,68 +140,153 @@ def plan_of(args: argparse.Namespace) -> Plan:
     return plan.replace(epochs=args.epochs, max_epochs=args.epochs)
 
 
+def results_dir(args: argparse.Namespace) -> Path:
+    if args.results_dir is not None:
+        return args.results_dir
+    return args.out / "results" if args.small else RESULTS_DIR
+
+
 def chosen(args: argparse.Namespace, plan: Plan) -> tuple[list[Variant], int]:
     """The selected variants, every one checked (ConfigError before anything runs), and how
     many train at once."""
+    if args.seed < 0:
+        raise ConfigError(f"--seed {args.seed}: must be an integer >= 0")
     variants = select(VARIANTS, args.only, args.skip)
-    check_all(variants, plan.epochs, yaml.safe_load(plan.config()))
+    check_all(variants, plan.epochs, {**yaml.safe_load(plan.config()), "seed": args.seed})
     return variants, args.parallel or (2 if args.small else len(variants))
+
+
+def data_share(variant: Variant, max_epoch: int) -> float:
+    """A run's training in full-data epochs: its epochs x the share of the audio it keeps
+    (epoch 1 of a pruned run is on all data; InfoBatch keeps ~1 - prune_prob / 2; a chunk
+    drop decaying linearly from r removes r / 2 on average).
+
+    >>> by_name = {v.name: v for v in VARIANTS}
+    >>> [round(data_share(by_name[n], 24), 2) for n in ("full", "budget0.3", "random70_lrfit",
+    ...  "infobatch_lrfit", "e2h70_chunk30_decay_lrfit")]
+    [24.0, 7.0, 17.1, 18.25, 14.53]
+    """
+    epochs = variant.epochs(max_epoch)
+    strategy, conf = variant.data_pruning
+    keep = 1.0
+    if strategy in ("easy2hard", "random", "hard2easy"):
+        keep = float(conf.get("keep_ratio", 0.7))
+    elif strategy == "infobatch":
+        keep = 1.0 - float(conf.get("prune_prob", 0.5)) / 2
+    mode, drop = variant.time_drop
+    if mode != "none":
+        ratio = float(drop.get("drop_ratio", 0.3))
+        keep *= 1.0 - (ratio / 2 if drop.get("drop_schedule") == "linear_decay" else ratio)
+    return 1.0 + (epochs - 1) * keep if keep < 1.0 else float(epochs)
+
+
+def phases_of(args: argparse.Namespace, plan: Plan, variants: Sequence[Variant],
+              parallel: int) -> dict[str, float]:  # fmt: skip
+    """The estimated seconds of each phase (:mod:`gpu.estimate`) on the GPU machine."""
+    return estimate(plan, [data_share(v, plan.epochs) for v in variants],
+                    workers=args.nj or 16, cores=16)  # fmt: skip
+
+
+def budget_of(args: argparse.Namespace) -> float | None:
+    if args.budget_s is not None:
+        return args.budget_s
+    return None if args.small else float(CAP_SECONDS)
 
 
 def dry(args: argparse.Namespace) -> dict:
     plan = plan_of(args)
     variants, parallel = chosen(args, plan)
-    return {"plan": dataclasses.asdict(plan), "parallel": parallel,
+    phases = phases_of(args, plan, variants, parallel)
+    if not args.small:
+        check_cap(phases, budget_of(args) or CAP_SECONDS)
+    return {"plan": dataclasses.asdict(plan), "parallel": parallel, "seed": args.seed,
+            "estimated_seconds": {k: round(v, 1) for k, v in phases.items()},
+            "estimated_total_seconds": round(sum(phases.values()), 1),
             "variants": dry_listing(variants, plan.epochs)}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_of(args)
     variants, parallel = chosen(args, plan)
+    names = [v.name for v in variants]
+    root = results_dir(args)
+    if args.rebuild:
+        write_text_atomic(args.results_md, rebuild(root, VARIANTS, small=args.small))
+        print(f"sweep: rebuilt {args.results_md} from {root}", file=sys.stderr)
+        return 0
+    if not args.small:
+        check_cap(phases_of(args, plan, variants, parallel), budget_of(args) or CAP_SECONDS)
+    t0 = float(os.environ.get("BENCH_T0") or time.time())
+    budget = budget_of(args)
+    end = None if budget is None else t0 + budget
     out: Path = args.out
-    ngpu, nj, corpus, started = set_up(plan, out, args.ngpu, args.nj)
+    phase: dict[str, float] = {"before_python": time.time() - t0}
+    ngpu, nj, corpus, _ = set_up(plan, out, args.ngpu, args.nj)
+    phase["corpus"] = time.time() - t0 - phase["before_python"]
+    run_info = {
+        "seed": args.seed, "small": args.small, "environment": environment(ngpu),
+        "commit": os.environ.get("BENCH_COMMIT") or None, "plan": dataclasses.asdict(plan),
+        "parallel": parallel, "budget_s": budget, "corpus_hours": corpus.hours(),
+        "test_sets": ["dev", *corpus.test_sets], "variants": names, "phase_seconds": phase,
+        "trained": {}, "decoded": {}, "reached_98": {},
+    }  # fmt: skip
+
+    def save(done: Sequence[str] = ()) -> None:
+        save_run(root, args.seed, out, done or names, run_info)
+        write_text_atomic(args.results_md, rebuild(root, VARIANTS, small=args.small))
+
+    t_train = time.time()
     if args.decode_only:
-        trained, gpu_use = {v.name: finished(out / "exp" / v.name) for v in variants}, None
+        trained = {name: finished(out / "exp" / name) for name in names}
+        gpu_use = None
     else:
-        log(f"training {len(variants)} variants, {parallel} at once")
+        log(f"training {len(variants)} variants, {parallel} at once, seed {args.seed}")
         runs = [Run(v.name, v.args(plan.epochs), v.epochs(plan.epochs)) for v in variants]
         sampler = GpuSampler(out / "nvidia_smi.csv")
+
+        def on_finish(name: str, status: dict) -> None:
+            run_info["trained"][name] = status
+            run_info["reached_98"][name] = reached_98(valid_acc(out / "exp" / name))
+            save([name])
+
         try:
-            trained = train_all(corpus, out, runs, ngpu, parallel)
+            trained = train_all(corpus, out, runs, ngpu, parallel, seed=args.seed,
+                                deadline=None if end is None else end - DECODE_RESERVE,
+                                on_finish=on_finish)  # fmt: skip
         finally:
             gpu_use = sampler.stop()
-    ok = [v.name for v in variants if trained[v.name]["status"] == "ok"]
-    scores = {}
+    phase["training"] = time.time() - t_train
+    run_info.update(trained=trained, gpu_during_training=gpu_use)
+    run_info["reached_98"] = {n: reached_98(valid_acc(out / "exp" / n)) for n in names}
+    run_info["baseline_plateau"] = plateaued(
+        valid_acc(out / "exp" / names[0]), plan.plateau_window, plan.plateau_delta)
+    ok = [n for n in names if trained[n]["status"] == "ok"]
+    save()
+    t_dec = time.time()
     if ok:
-        log(f"decoding {len(ok)} models")
-        decode(out, ok, merge_test_sets(corpus, out), plan, ngpu, min(nj, 16))
-        scores = {name: score(corpus, out, name) for name in ok}
-    rows, comparison = collect(out / "exp", variants, plan.epochs, trained, scores)
-    report = {
-        "small": args.small,
-        "environment": environment(ngpu),
-        "plan": dataclasses.asdict(plan),
-        "parallel": parallel,
-        "corpus_hours": corpus.hours(),
-        "test_sets": list(corpus.test_sets),
-        "baseline_plateau": plateaued(
-            valid_acc(out / "exp" / variants[0].name), plan.plateau_window, plan.plateau_delta
-        ),  # fmt: skip
-        "target_valid_acc": comparison.target_valid_acc,
-        "gpu_during_training": gpu_use,
-        "rows": rows,
-        "frontier_tables": frontier_tables(comparison),
-        "comparison": comparison.to_dict(),
-        "trained": trained,
-        "sweep_seconds": time.perf_counter() - started,
-        "decode_only": args.decode_only,
-    }
-    (out / "sweep.json").write_text(json.dumps(report, indent=1, default=str))
-    md = markdown(report) + f"\nWhole sweep: {report['sweep_seconds'] / 60:.1f} min.\n"
-    args.results_md.write_text(md)
+        sets = [("dev", corpus.data / "dev"), *((t, corpus.data / t) for t in corpus.test_sets)]
+        deadline = float("inf") if end is None else end - REPORT_RESERVE
+        log(f"decoding {len(ok)} models on {', '.join(s for s, _ in sets)}")
+        decoded = decode_ordered(out, ok, sets, plan, ngpu, min(nj, 16), deadline)
+        run_info["decoded"] = {s: len(u) for s, u in decoded.items()}
+        for name in ok:
+            score_subset(out, corpus.data, name, decoded)
+        refs = {s: out / "decoded_refs" / s / "text" for s in decoded}
+    else:
+        refs = {}
+    phase["decoding"] = time.time() - t_dec
+    phase["total"] = time.time() - t0
+    save_run(root, args.seed, out, names, run_info, refs)
+    md = rebuild(root, VARIANTS, small=args.small)
+    write_text_atomic(args.results_md, md)
     print(md)
-    failed = [v.name for v in variants if trained[v.name]["status"] != "ok"]
+    for name in names:
+        print(f"sweep: {name}: valid acc reached 98% of its final value at epoch "
+              f"{run_info['reached_98'].get(name)}", file=sys.stderr)  # fmt: skip
+    print(f"sweep: phases (s): {json.dumps({k: round(v, 1) for k, v in phase.items()})}",
+          file=sys.stderr)  # fmt: skip
+    failed = [n for n in names if trained[n]["status"] != "ok"]
     if failed:
-        print(f"sweep: failed: {', '.join(failed)} (see {out}/exp/<name>/train.log)",
+        print(f"sweep: not finished: {', '.join(failed)} (see {out}/exp/<name>/train.log)",
               file=sys.stderr)  # fmt: skip
     return 1 if failed else 0

@@ -1,10 +1,12 @@
-"""The sweep's report: one row per variant (schedule, epochs, steps, audio fed, valid accuracy,
-steps to target, frontier ratio, WER/CER), then the frontier's tables.
+"""The sweep's report: per seed, one row per variant (schedule, epochs, steps, audio fed, valid
+accuracy, the epoch at 98% of it, steps to target, frontier ratio, WER/CER); then, over every
+saved seed, the frontier's tables from seed means.
 
 Responsible for turning the sweep's experiment folders into rows through
 :mod:`espnet_ddp.report` (:func:`~espnet_ddp.report.table.build_comparison`, with full data as the
 reference of the target and the budget runs as the frontier's curve) and for the Markdown of
-``RESULTS_sweep.md``. The frontier's tables are ``python -m espnet_ddp.bin.compare``'s own
+``RESULTS_sweep.md`` (:func:`rebuild`, from the seed folders of :mod:`gpu.seed_results`). The
+frontier's tables are ``python -m espnet_ddp.bin.compare``'s own
 (:mod:`espnet_ddp.report.markdown`), without their wall-time column. Not responsible for the
 arithmetic of the frontier (:mod:`espnet_ddp.report.frontier`).
 """
@@ -25,8 +27,22 @@ from espnet_ddp.report.markdown import (
 from espnet_ddp.report.table import Comparison, build_comparison, final_valid_acc
 
 from .environment import environment_line
-from .report import banner, cell, model_sentence, sets_phrase
+from .report import banner, cell, model_sentence
+from .seed_results import all_seeds, load_seeds, seed_dir
 from .variants import Variant
+
+
+def reached_98(acc: dict[int, float], fraction: float = 0.98) -> int | None:
+    """The first epoch whose valid accuracy reached ``fraction`` of the LAST epoch's (None
+    without epochs). Far before the last epoch: the run had reached its plateau.
+
+    >>> reached_98({1: 0.5, 2: 0.85, 3: 0.89, 4: 0.9}), reached_98({})
+    (3, None)
+    """
+    if not acc:
+        return None
+    target = fraction * acc[max(acc)]
+    return next(e for e in sorted(acc) if acc[e] >= target)
 
 
 def collect(
@@ -76,19 +92,20 @@ def wer_table(rows: list[dict], test_sets: list[str]) -> str:
 
     >>> print(wer_table([{"name": "full", "label": "full data", "schedule": "warmuplr",
     ...     "status": "ok", "epochs": 2, "steps": 40, "fed_hours": 0.5, "valid_acc": 0.9,
-    ...     "steps_to_target": 30, "target_reached": True, "frontier": "0.92",
+    ...     "steps_to_target": 30, "target_reached": True, "frontier": "0.92", "reached_98": 2,
     ...     "scores": {"t": {"wer": 10.0, "cer": 2.5}}}], ["t"]))
-    | variant | LR | epochs | steps | audio fed (h) | valid acc | steps to target | frontier \
-ratio | WER / CER t (%) |
-    |---|---|---|---|---|---|---|---|---|
-    | full data | warmuplr | 2 | 40 | 0.500 | 0.900 | 30 | 0.92 | 10.0 / 2.5 |
+    | variant | LR | epochs | steps | audio fed (h) | valid acc | 98% at epoch | steps to target \
+| frontier ratio | WER / CER t (%) |
+    |---|---|---|---|---|---|---|---|---|---|
+    | full data | warmuplr | 2 | 40 | 0.500 | 0.900 | 2 | 30 | 0.92 | 10.0 / 2.5 |
     """
-    head = "| variant | LR | epochs | steps | audio fed (h) | valid acc | steps to target | "
-    head += "frontier ratio | " + " | ".join(f"WER / CER {t} (%)" for t in test_sets) + " |"
-    lines = [head, "|" + "---|" * (8 + len(test_sets))]
+    head = "| variant | LR | epochs | steps | audio fed (h) | valid acc | 98% at epoch | "
+    head += "steps to target | frontier ratio | "
+    head += " | ".join(f"WER / CER {t} (%)" for t in test_sets) + " |"
+    lines = [head, "|" + "---|" * (9 + len(test_sets))]
     for row in rows:
         if row["status"] != "ok":
-            lines.append(f"| {row['label']} | {row['status']} |" + " |" * (6 + len(test_sets)))
+            lines.append(f"| {row['label']} | {row['status']} |" + " |" * (7 + len(test_sets)))
             continue
         to_target = {True: cell(row["steps_to_target"], "d"), False: "not reached"}.get(
             row["target_reached"], "n/a"
@@ -97,8 +114,9 @@ ratio | WER / CER t (%) |
         cells = [f"{e['wer']:.1f} / {e['cer']:.1f}" if e else "n/a" for e in errs]
         lines.append(
             f"| {row['label']} | {row['schedule']} | {row['epochs']} | {cell(row['steps'], 'd')} "
-            f"| {cell(row['fed_hours'], '.3f')} | {cell(row['valid_acc'], '.3f')} | {to_target} "
-            f"| {row['frontier']} | " + " | ".join(cells) + " |"
+            f"| {cell(row['fed_hours'], '.3f')} | {cell(row['valid_acc'], '.3f')} "
+            f"| {cell(row.get('reached_98'), 'd')} | {to_target} | {row['frontier']} | "
+            + " | ".join(cells) + " |"
         )
     return "\n".join(lines)
 
@@ -118,45 +136,77 @@ def frontier_tables(comparison: Comparison) -> list[str]:
     ]
 
 
-def markdown(report: dict) -> str:
-    """The sweep report: set-up, the WER table, the frontier, and how to read them."""
-    plan = report["plan"]
-    lines = ["# WER sweep (`bash bench/gpu/run.sh --sweep`)", ""]
-    lines += banner(report["small"], f"tiny corpus and model, {plan['epochs']} epochs; the error "
-                    "rates mean nothing")  # fmt: skip
-    target = report["target_valid_acc"]
-    lines += [
-        environment_line(report["environment"]),
+def scores_of(exp: Experiment) -> dict[str, dict[str, float]]:
+    """Test set -> ``{"wer": %, "cer": %}`` from an experiment's ``RESULTS.md``."""
+    wer, cer = exp.error_rates("WER"), exp.error_rates("CER")
+    return {t: {"wer": wer[t], "cer": cer.get(t, float("nan"))} for t in wer}
+
+
+def seed_section(root: Path, seed: int, run: dict, variants: Sequence[Variant]) -> list[str]:
+    """One seed's set-up, phases and WER table (its own target and frontier ratios)."""
+    plan = run["plan"]
+    by_name = {v.name: v for v in variants}
+    chosen = [by_name[n] for n in run["variants"] if n in by_name]
+    base = seed_dir(root, seed) / "exp"
+    exps = [load_experiment(base / v.name, name=v.name) for v in chosen]
+    rows, comparison = collect(base, chosen, plan["epochs"], run.get("trained", {}),
+                               {e.name: scores_of(e) for e in exps}, exps)  # fmt: skip
+    for r in rows:
+        r["reached_98"] = run.get("reached_98", {}).get(r["name"])
+    decoded = run.get("decoded") or {}
+    sets = list(decoded) or run.get("test_sets", [])
+    phases = ", ".join(f"{k} {v:.0f} s" for k, v in (run.get("phase_seconds") or {}).items())
+    return [
+        f"## Seed {seed}",
         "",
-        f"Corpus: {report['corpus_hours']:.2f} h of training speech ({plan['num_train']} "
-        f"utterances), {plan['num_dev']} dev, test sets "
-        f"{sets_phrase(report['test_sets'], plan['num_test'])} (voices and sentences held out "
-        "of training). "
+        environment_line(run["environment"]) + f" Commit {run.get('commit') or 'unknown'}.",
+        "",
+        f"Corpus: {run['corpus_hours']:.2f} h of training speech ({plan['num_train']} "
+        f"utterances, nine voices); sets decoded (utterances every model decoded): "
+        + (", ".join(f"{t} ({n})" for t, n in decoded.items()) or "none")
+        + ". "
         + model_sentence(plan)
         + f" {plan['epochs']} epochs (budget runs: their share, rounded half up), "
-        f"{report['parallel']} runs at a time on one device. On `warmuplr`, pruned and dropped "
-        "runs use `lr_trajectory=epoch`; `fitted linear` runs (`--lr_fit linear`) warm up over "
-        f"the same {plan['warmup']} steps, then decay to 0 at their last step. Decoding: stock "
-        f"`espnet2.bin.asr_inference`, beam {plan['beam']}, CTC weight 0.3, `valid.acc.ave.pth` "
-        f"({plan['nbest']} best).",
+        f"`--seed {seed}`, {run['parallel']} runs at a time on one device. Fitted runs "
+        f"(`--lr_fit linear`) warm up over the same {plan['warmup']} steps as `warmuplr`, then "
+        f"decay to 0 at their last step. Decoding: ESPnet's `Speech2Text`, beam {plan['beam']}, "
+        f"CTC weight 0.3, `valid.acc.ave.pth` ({plan['nbest']} best). Phases: {phases}.",
         "",
-        "Full data's valid accuracy "
-        + ("reached a plateau" if report["baseline_plateau"] else "had NOT reached a plateau")
-        + f" (gain < {plan['plateau_delta']} over the last {plan['plateau_window']} epochs). "
-        "Steps to target: optimizer steps until valid acc first reached 0.98 x full data's "
-        f"final ({cell(target, '.4f')}). Frontier ratio: on final valid accuracy, against the "
-        "curve of the budget runs (below). Times are not reported: the runs shared one device."
-        + (
-            " Decoded with `--decode_only`: the models come from an earlier run of the same "
-            "command."
-            if report.get("decode_only")
-            else ""
-        ),
+        "Full data on `warmuplr` "
+        + ("reached a plateau" if run.get("baseline_plateau") else "had NOT reached a plateau")
+        + f" (valid accuracy gain < {plan['plateau_delta']} over the last "
+        f"{plan['plateau_window']} epochs). Steps to target: optimizer steps until valid acc "
+        f"first reached 0.98 x its final ({cell(comparison.target_valid_acc, '.4f')}). "
+        "Frontier ratio: on final valid accuracy, against this seed's budget runs.",
         "",
-        wer_table(report["rows"], report["test_sets"]),
+        wer_table(rows, sets),
         "",
-        "## The frontier: full data on a fitted schedule, for less audio",
-        "",
-        "\n\n".join(report["frontier_tables"]),
     ]
+
+
+def rebuild(root: Path, variants: Sequence[Variant], small: bool = False) -> str:
+    """``RESULTS_sweep.md`` from every seed folder under ``root``: each seed's table, then the
+    frontier over all seeds (seed means)."""
+    lines = ["# WER sweep (`bash bench/gpu/run.sh --sweep --seed N`)", ""]
+    lines += banner(small, "tiny corpus and model; the error rates mean nothing")
+    seeds = load_seeds(root)
+    if not seeds:
+        return "\n".join([*lines, "No seed has been run yet: `bash bench/gpu/run.sh --sweep "
+                           "--seed 0` on a GPU machine (one 9-minute command).", ""])  # fmt: skip
+    lines += [
+        f"Seeds: {', '.join(str(s) for s in seeds)} (one GPU run each; "
+        f"`bench/gpu/results/sweep/seed<N>/`). This file is rebuilt from them by "
+        "`bash bench/gpu/run.sh --sweep --rebuild`. Times are not compared: the runs of a seed "
+        "shared one GPU.",
+        "",
+    ]
+    for seed, run in seeds.items():
+        lines += seed_section(root, seed, run, variants)
+    names = [v.name for v in variants]
+    combined = all_seeds(root, names)
+    lines += ["## The frontier over all seeds (seed means)", ""]
+    if combined is None:
+        lines += ["No saved run.", ""]
+    else:
+        lines += ["\n\n".join(frontier_tables(combined[0])), ""]
     return "\n".join(lines) + "\n"

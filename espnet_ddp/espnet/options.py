@@ -81,11 +81,11 @@ class PluginOptions:
 def plugin_options_from_args(args: argparse.Namespace) -> PluginOptions:
     """Build and validate the plugin settings; raises ConfigError naming the bad option."""
     model_conf = getattr(args, "model_conf", None) or {}
-    pruning = PruningConfig.from_options(args.data_pruning, args.data_pruning_conf)
+    pruning_conf, drop_conf = seeded_confs(args)
+    pruning = PruningConfig.from_options(args.data_pruning, pruning_conf)
     pruning = pruning.with_model_ctc_weight(float(model_conf.get("ctc_weight", 0.5)))
     pruning.check_epochs(args.max_epoch)
 
-    drop_conf = dict(args.time_drop_conf or {})
     drop_conf.setdefault("fs", frontend_sample_rate(args))
     if args.time_drop == "frames":
         rule = MinKeepRule.from_args(args)
@@ -106,6 +106,45 @@ def plugin_options_from_args(args: argparse.Namespace) -> PluginOptions:
                 f"(drop lr_trajectory)"
             )
     return PluginOptions(pruning=pruning, time_drop=time_drop, lr_fit=lr_fit)
+
+
+def seeded_confs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """Copies of ``--data_pruning_conf`` and ``--time_drop_conf`` whose ``seed`` defaults to
+    ESPnet's ``--seed``: every random choice of the plugin (random and InfoBatch selections, time
+    dropping) then varies with the run's seed, unless a ``seed`` is set in the ``*_conf``.
+
+    >>> ns = argparse.Namespace(seed=3, data_pruning_conf={"keep_ratio": 0.7},
+    ...                         time_drop_conf={"seed": 1})
+    >>> seeded_confs(ns)
+    ({'keep_ratio': 0.7, 'seed': 3}, {'seed': 1})
+    >>> seeded_confs(argparse.Namespace(seed=-1, data_pruning_conf={}, time_drop_conf={}))
+    Traceback (most recent call last):
+    ...
+    espnet_ddp.core.errors.ConfigError: --seed -1: the plugin derives its random choices from \
+it and needs an integer >= 0 (or set seed in --data_pruning_conf and --time_drop_conf)
+    """
+    seed = getattr(args, "seed", 0)
+    pruning_conf = dict(getattr(args, "data_pruning_conf", None) or {})
+    drop_conf = dict(getattr(args, "time_drop_conf", None) or {})
+    if "seed" not in pruning_conf or "seed" not in drop_conf:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(
+                f"--seed {seed!r}: the plugin derives its random choices from it and needs an "
+                "integer >= 0 (or set seed in --data_pruning_conf and --time_drop_conf)"
+            )
+        pruning_conf.setdefault("seed", seed)
+        drop_conf.setdefault("seed", seed)
+    return pruning_conf, drop_conf
+
+
+def record_seeds(args: argparse.Namespace) -> None:
+    """Write the seeds :func:`seeded_confs` chose into ``args`` (so into ``config.yaml``) for
+    the plugin's active options; a run without pruning or dropping keeps its options as given."""
+    pruning_conf, drop_conf = seeded_confs(args)
+    if getattr(args, "data_pruning", "none") != "none":
+        args.data_pruning_conf = pruning_conf
+    if getattr(args, "time_drop", "none") != "none":
+        args.time_drop_conf = drop_conf
 
 
 def baseline_warmup_steps(args: argparse.Namespace) -> int:

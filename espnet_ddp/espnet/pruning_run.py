@@ -492,6 +492,8 @@ class DataPruningRun:
         return {
             "epoch": plan.epoch,
             "strategy": sel.strategy,
+            "seed": self.options.pruning.seed,
+            "time_drop_seed": self.options.time_drop.seed,
             "phase": sel.phase.kind,
             "progress": sel.phase.progress,
             "kept_utterances": len(sel.kept),

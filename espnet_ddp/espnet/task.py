@@ -23,6 +23,7 @@ from espnet_ddp.espnet.options import (
     add_plugin_arguments,
     frontend_sample_rate,
     plugin_options_from_args,
+    record_seeds,
 )
 from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
 from espnet_ddp.espnet.pruning_run import DataPruningRun, FrontendFrames
@@ -159,6 +160,7 @@ def check_plugin_args(args: argparse.Namespace) -> None:
     if getattr(args, "collect_stats", False):
         return
     options = plugin_options_from_args(args)
+    record_seeds(args)
     if getattr(args, "use_deepspeed", False) and options.active:
         given = [
             f"--{name} {getattr(args, name)}"

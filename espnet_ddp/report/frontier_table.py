@@ -34,10 +34,25 @@ FULL_OTHER = "full data, other schedule"
 OTHER = "pruned or dropped"
 
 
+SEEDED_CONFS = ("data_pruning_conf", "time_drop_conf")  # their seed defaults to the run's
+
+
 def configuration_key(config: dict[str, Any]) -> str:
-    """What seeds of one configuration share: the config without :data:`RUN_KEYS`."""
-    return json.dumps({k: v for k, v in config.items() if k not in RUN_KEYS}, sort_keys=True,
-                      default=str)
+    """What seeds of one configuration share: the config without :data:`RUN_KEYS`, and without
+    the ``seed`` of a plugin ``*_conf`` that equals the run's ``--seed`` (derived from it).
+
+    >>> a = {"seed": 1, "data_pruning_conf": {"keep_ratio": 0.7, "seed": 1}}
+    >>> b = {"seed": 2, "data_pruning_conf": {"keep_ratio": 0.7, "seed": 2}}
+    >>> c = {"seed": 2, "data_pruning_conf": {"keep_ratio": 0.7, "seed": 5}}
+    >>> configuration_key(a) == configuration_key(b), configuration_key(b) == configuration_key(c)
+    (True, False)
+    """
+    kept = {k: v for k, v in config.items() if k not in RUN_KEYS}
+    for name in SEEDED_CONFS:
+        conf = kept.get(name)
+        if isinstance(conf, dict) and "seed" in conf and conf["seed"] == config.get("seed"):
+            kept[name] = {k: v for k, v in conf.items() if k != "seed"}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def kind_of(exp: Experiment) -> str:

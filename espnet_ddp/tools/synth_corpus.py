@@ -2,11 +2,16 @@
 
 Responsible for: sentences (``sentences.make_sentences``, disjoint between sets), the choice of
 voice, speed and pitch per utterance, 16 kHz mono 16-bit flac files, and Kaldi data directories
-``train``, ``dev`` (training voices, new sentences) and two test sets whose voices never occur in
-training: ``test_espeak`` and ``test_flite``. Everything is derived from ``--seed``; files already
-written are kept, so a rerun is cheap. Not responsible for realism: this is a smoke-test corpus.
+``train``, ``dev`` (training voices, new sentences), optionally an in-domain test set
+``test_indomain`` (training voices, sentences held out of train and dev: the set that decides),
+and the held-out-voice test sets whose voices never occur in training: ``test_espeak`` and
+``test_flite`` (robustness columns). Sentences come from the built-in grammar
+(:mod:`espnet_ddp.tools.sentences`) or, with ``--sentences``, from a text file (one sentence a
+line, shuffled by ``--seed``). Everything is derived from ``--seed``; files already written are
+kept, so a rerun is cheap. Not responsible for realism: synthetic voices are not people.
 
     python -m espnet_ddp.tools.synth_corpus --wav_dir downloads/wav --data_root data --nj 2
+    python -m espnet_ddp.tools.synth_corpus ... --num_test_indomain 1000 --heldout_sets test_espeak
 """
 
 from __future__ import annotations
@@ -60,6 +65,28 @@ TEST_VOICES = {
     "test_espeak": [Voice("espeak", "en-gb-x-gbclan+f4"), Voice("espeak", "en-gb-x-gbcwmd+m2")],
     "test_flite": [Voice("flite", "rms")],
 }
+INDOMAIN = "test_indomain"
+
+
+def sentence_pool(total: int, seed: int, sentence_file: Path | None = None) -> list[str]:
+    """``total`` distinct sentences: the grammar's, or ``sentence_file``'s shuffled by ``seed``.
+
+    Lines of the file are upper-cased and whitespace-normalized; duplicates and empty lines are
+    skipped. Raises ``ValueError`` naming the file when it holds fewer than ``total``.
+    """
+    if sentence_file is None:
+        return make_sentences(total, seed=seed)
+    seen: dict[str, None] = {}
+    with open(sentence_file, encoding="utf-8") as f:
+        for line in f:
+            text = " ".join(line.upper().split())
+            if text:
+                seen.setdefault(text, None)
+    lines = list(seen)
+    if len(lines) < total:
+        raise ValueError(f"{sentence_file}: {len(lines)} distinct sentences, {total} needed")
+    random.Random(f"{seed}-sentences").shuffle(lines)
+    return lines[:total]
 
 
 @dataclass(frozen=True)
@@ -140,7 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data_root", type=Path, required=True)
     parser.add_argument("--num_train", type=int, default=1200)
     parser.add_argument("--num_dev", type=int, default=100)
-    parser.add_argument("--num_test", type=int, default=60, help="per test set")
+    parser.add_argument("--num_test", type=int, default=60, help="per held-out-voice test set")
+    parser.add_argument("--num_test_indomain", type=int, default=0,
+                        help=f"utterances of {INDOMAIN} (training voices, held-out sentences)")
+    parser.add_argument("--heldout_sets", nargs="*", default=sorted(TEST_VOICES),
+                        choices=sorted(TEST_VOICES), help="held-out-voice test sets to make")
+    parser.add_argument("--sentences", type=Path, default=None,
+                        help="a sentence file (one a line) instead of the built-in grammar")
     parser.add_argument("--fs", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=int, default=2)
@@ -155,13 +188,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    n_test_sets = len(TEST_VOICES)
-    total = args.num_train + args.num_dev + n_test_sets * args.num_test
-    pool_sentences = make_sentences(total, seed=args.seed)
+    layout = [("train", TRAIN_VOICES, args.num_train), ("dev", TRAIN_VOICES, args.num_dev)]
+    if args.num_test > 0:
+        layout += [(name, TEST_VOICES[name], args.num_test) for name in args.heldout_sets]
+    # The in-domain set's sentences come last, so adding it leaves the other sets unchanged.
+    if args.num_test_indomain > 0:
+        layout.append((INDOMAIN, TRAIN_VOICES, args.num_test_indomain))
+    total = sum(n for _, _, n in layout)
+    try:
+        pool_sentences = sentence_pool(total, args.seed, args.sentences)
+    except (OSError, ValueError) as err:
+        print(f"synth_corpus: --sentences: {err}", file=sys.stderr)
+        return 1
     sets: dict[str, list[Job]] = {}
     start = 0
-    layout = [("train", TRAIN_VOICES, args.num_train), ("dev", TRAIN_VOICES, args.num_dev)]
-    layout += [(name, voices, args.num_test) for name, voices in TEST_VOICES.items()]
     for name, voices, n in layout:
         chunk = pool_sentences[start : start + n]
         start += n
