@@ -191,11 +191,10 @@ def score_subset(out: Path, data: Path, name: str, decoded: dict[str, list[str]]
     exp = out / "exp" / name
     results: dict[str, dict[str, float]] = {}
     for test_set, utts in decoded.items():
-        refs = out / "decoded_refs" / test_set
-        if not (refs / "text").exists():
-            text, spk = read_kv(data / test_set / "text"), read_kv(data / test_set / "utt2spk")
-            write_kv(refs / "text", {u: text[u] for u in utts})
-            write_kv(refs / "utt2spk", {u: spk[u] for u in utts})
+        refs = out / "decoded_refs" / test_set  # rewritten: an earlier call decoded others
+        text, spk = read_kv(data / test_set / "text"), read_kv(data / test_set / "utt2spk")
+        write_kv(refs / "text", {u: text[u] for u in utts})
+        write_kv(refs / "utt2spk", {u: spk[u] for u in utts})
         sdir = exp / "decode" / test_set
         results[test_set] = {}
         for metric in ("wer", "cer"):

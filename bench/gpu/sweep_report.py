@@ -104,7 +104,7 @@ def wer_table(rows: list[dict], test_sets: list[str]) -> str:
     head += " | ".join(f"WER / CER {t} (%)" for t in test_sets) + " |"
     lines = [head, "|" + "---|" * (9 + len(test_sets))]
     for row in rows:
-        if row["status"] != "ok":
+        if not str(row["status"]).startswith("ok"):
             lines.append(f"| {row['label']} | {row['status']} |" + " |" * (7 + len(test_sets)))
             continue
         to_target = {True: cell(row["steps_to_target"], "d"), False: "not reached"}.get(
@@ -179,6 +179,8 @@ def seed_section(root: Path, seed: int, run: dict, variants: Sequence[Variant]) 
         f"first reached 0.98 x its final ({cell(comparison.target_valid_acc, '.4f')}). "
         "Frontier ratio: on final valid accuracy, against this seed's budget runs.",
         "",
+        *(f"- {note}" for note in run.get("notes", [])),
+        *([""] if run.get("notes") else []),
         wer_table(rows, sets),
         "",
     ]
