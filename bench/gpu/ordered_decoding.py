@@ -107,17 +107,17 @@ def worker(job_file: str, log_file: str) -> None:
 
 def decode_ordered(
     out: Path, names: Sequence[str], sets: Sequence[tuple[str, Path]], plan: Plan, ngpu: int,
-    nj: int, deadline: float,
+    nj: int, deadline: float, tag: str = "decode",
 ) -> dict[str, list[str]]:  # fmt: skip
     """Decode every model of ``names`` (``out/exp/<name>``) on ``sets`` until ``deadline``
     (``time.time()``), ``nj`` worker processes.
 
     Each model's hypotheses of the utterances that EVERY model decoded are written as
-    ``exp/<name>/decode/<set>/text``; returns ``{set: [those utterances]}`` in queue order.
+    ``exp/<name>/<tag>/<set>/text``; returns ``{set: [those utterances]}`` in queue order.
     Raises naming a worker's log when a worker failed.
     """
     items = queue(sets)
-    work = out / "decode_work"
+    work = out / f"{tag}_work"
     work.mkdir(parents=True, exist_ok=True)
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked CUDA state
     procs = []
@@ -147,20 +147,20 @@ def decode_ordered(
             proc.join()
         elif proc.exitcode != 0:
             raise RuntimeError(f"decoding failed (exit {proc.exitcode}): see {log_file}")
-    return common_hypotheses(out, names, items, nj)
+    return common_hypotheses(out, names, items, nj, tag)
 
 
 def common_hypotheses(
-    out: Path, names: Sequence[str], items: Sequence[Item], nj: int
+    out: Path, names: Sequence[str], items: Sequence[Item], nj: int, tag: str = "decode"
 ) -> dict[str, list[str]]:
     """Join the workers' hypotheses; keep the utterances every model decoded; write them as
-    ``exp/<name>/decode/<set>/text``. Returns ``{set: [utts]}`` in queue order."""
+    ``exp/<name>/<tag>/<set>/text``. Returns ``{set: [utts]}`` in queue order."""
     from espnet_ddp.tools.datadir import write_kv
 
     hyps: dict[str, dict[tuple[str, str], str]] = {name: {} for name in names}
     for name in names:
         for j in range(nj):
-            path = out / "decode_work" / f"{name}.{j}.hyp"
+            path = out / f"{tag}_work" / f"{name}.{j}.hyp"
             for line in path.read_text(encoding="utf-8").splitlines():
                 parts = line.split(" ", 2)
                 if len(parts) >= 2:
@@ -172,17 +172,20 @@ def common_hypotheses(
             kept.setdefault(item.test_set, []).append(item.utt)
     for name in names:
         for test_set, utts in kept.items():
-            write_kv(out / "exp" / name / "decode" / test_set / "text",
+            write_kv(out / "exp" / name / tag / test_set / "text",
                      {u: hyps[name][(test_set, u)] for u in utts})  # fmt: skip
     return kept
 
 
-def score_subset(out: Path, data: Path, name: str, decoded: dict[str, list[str]]) -> dict:
+def score_subset(
+    out: Path, data: Path, name: str, decoded: dict[str, list[str]], tag: str = "decode"
+) -> dict:
     """WER and CER (%) of one model on the decoded utterances of each set; writes the scores
-    under ``exp/<name>/decode/<set>/score_{wer,cer}`` and the experiment's ``RESULTS.md``.
+    under ``exp/<name>/<tag>/<set>/score_{wer,cer}`` and the experiment's ``RESULTS.md`` (every
+    tag's).
 
     ``data`` holds the sets' data directories. The references are cut to the decoded utterances
-    (``out/decoded_refs/<set>``), so an utterance nobody decoded is not counted as deleted.
+    (``out/<tag>_refs/<set>``), so an utterance nobody decoded is not counted as deleted.
     """
     from espnet_ddp.tools import score_asr
     from espnet_ddp.tools.datadir import read_kv, write_kv
@@ -191,11 +194,11 @@ def score_subset(out: Path, data: Path, name: str, decoded: dict[str, list[str]]
     exp = out / "exp" / name
     results: dict[str, dict[str, float]] = {}
     for test_set, utts in decoded.items():
-        refs = out / "decoded_refs" / test_set  # rewritten: an earlier call decoded others
+        refs = out / f"{tag}_refs" / test_set  # rewritten: an earlier call decoded others
         text, spk = read_kv(data / test_set / "text"), read_kv(data / test_set / "utt2spk")
         write_kv(refs / "text", {u: text[u] for u in utts})
         write_kv(refs / "utt2spk", {u: spk[u] for u in utts})
-        sdir = exp / "decode" / test_set
+        sdir = exp / tag / test_set
         results[test_set] = {}
         for metric in ("wer", "cer"):
             with open(os.devnull, "w") as quiet:

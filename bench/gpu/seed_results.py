@@ -10,8 +10,12 @@ lease adds a folder; nothing is lost between leases. Layout::
         exp/<variant>/train.log       ESPnet's
         exp/<variant>/data_pruning/epoch<K>.json   the plugin's records, per-utterance lists cut
         exp/<variant>/RESULTS.md      WER/CER per set (what ``compare`` reads)
-        exp/<variant>/decode/<set>/text            the hypotheses, one utterance a line
-        refs/<set>/text               the references of the decoded utterances
+        exp/<variant>/<tag>/<set>/text             the hypotheses, one utterance a line
+        exp/<variant>/<tag>/<set>/score_wer/per_utt.tsv   per-utterance errors (the intervals)
+        refs/<tag>/<set>/text         the references of the decoded utterances
+
+``<tag>``: ``decode_ctc_greedy`` (every utterance, batched CTC greedy search) and
+``decode_beam<N>`` (ESPnet's joint beam search, as many dev utterances as the deadline left).
 
 Responsible for writing a seed's folder (:func:`save_run`, after every finished training and
 again after scoring, each file atomically, so a command cut short keeps what finished), reading
@@ -66,10 +70,14 @@ def save_experiment(exp: Path, dest: Path) -> None:
             raw.pop(key, None)
         (dest / "data_pruning").mkdir(exist_ok=True)
         write_text_atomic(dest / "data_pruning" / record.name, json.dumps(raw, indent=1) + "\n")
-    for text in sorted((exp / "decode").glob("*/text")):
-        target = dest / "decode" / text.parent.name / "text"
-        target.parent.mkdir(parents=True, exist_ok=True)
+    for text in sorted(exp.glob("decode*/*/text")):
+        target = dest / text.parent.parent.name / text.parent.name / "text"
         write_text_atomic(target, text.read_text(encoding="utf-8"))
+        for metric in ("wer", "cer"):
+            per_utt = text.parent / f"score_{metric}" / "per_utt.tsv"
+            if per_utt.is_file():
+                write_text_atomic(target.parent / f"score_{metric}" / "per_utt.tsv",
+                                  per_utt.read_text(encoding="utf-8"))  # fmt: skip
 
 
 def save_run(
@@ -77,15 +85,16 @@ def save_run(
     refs: dict[str, Path] | None = None,
 ) -> Path:  # fmt: skip
     """Write seed ``seed``'s folder under ``root``: ``run.json`` and the experiments ``names``
-    of ``out/exp`` (those that exist), and the references ``refs`` (set -> text file)."""
+    of ``out/exp`` (those that exist), and the references ``refs`` (``<tag>/<set>`` -> text
+    file)."""
     dest = seed_dir(root, seed)
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         if (out / "exp" / name).is_dir():
             save_experiment(out / "exp" / name, dest / "exp" / name)
-    for test_set, text in (refs or {}).items():
-        (dest / "refs" / test_set).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(text, dest / "refs" / test_set / "text")
+    for key, text in (refs or {}).items():
+        (dest / "refs" / key).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(text, dest / "refs" / key / "text")
     write_text_atomic(dest / "run.json", json.dumps(run, indent=1, default=str) + "\n")
     return dest
 

@@ -63,6 +63,8 @@ from .corpus import set_up
 from .environment import environment
 from .estimate import CAP_SECONDS, check_cap, estimate
 from .figures import plateaued, valid_acc
+from .greedy_decoding import TAG as GREEDY
+from .greedy_decoding import decode_greedy
 from .ordered_decoding import decode_ordered, score_subset
 from .plan import SMALL, Plan
 from .seed_results import save_run
@@ -112,6 +114,7 @@ SWEEP_SMALL = SMALL.replace(
 )  # fmt: skip
 REPORT_RESERVE = 20.0  # seconds kept after decoding for scoring, saving and the Markdown
 DECODE_RESERVE = 100.0  # seconds kept after training for decoding, at the least
+BEAM_MIN_SECONDS = 60.0  # the beam-search cross-check runs only with this much time left
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -263,17 +266,27 @@ def run(args: argparse.Namespace) -> int:
     ok = [n for n in names if trained[n]["status"] == "ok"]
     save()
     t_dec = time.time()
+    refs: dict[str, Path] = {}
     if ok:
         sets = [("dev", corpus.data / "dev"), *((t, corpus.data / t) for t in corpus.test_sets)]
-        deadline = float("inf") if end is None else end - REPORT_RESERVE
-        log(f"decoding {len(ok)} models on {', '.join(s for s, _ in sets)}")
-        decoded = decode_ordered(out, ok, sets, plan, ngpu, min(nj, 16), deadline)
-        run_info["decoded"] = {s: len(u) for s, u in decoded.items()}
+        log(f"CTC greedy decoding of {len(ok)} models on {', '.join(s for s, _ in sets)}")
+        greedy = decode_greedy(out, ok, sets, ngpu)
+        run_info["decoded"] = {GREEDY: {s: len(u) for s, u in greedy.items()}}
         for name in ok:
-            score_subset(out, corpus.data, name, decoded)
-        refs = {s: out / "decoded_refs" / s / "text" for s in decoded}
-    else:
-        refs = {}
+            score_subset(out, corpus.data, name, greedy, GREEDY)
+        refs.update({f"{GREEDY}/{s}": out / f"{GREEDY}_refs" / s / "text" for s in greedy})
+        phase["greedy_decoding"] = time.time() - t_dec
+        # The cross-check: ESPnet's joint beam search, dev first, until the deadline.
+        deadline = float("inf") if end is None else end - REPORT_RESERVE
+        beam_sets = sets if end is None else sets[:1]
+        if deadline - time.time() > BEAM_MIN_SECONDS:
+            tag = f"decode_beam{plan.beam}"
+            log(f"beam search of {len(ok)} models on {', '.join(s for s, _ in beam_sets)}")
+            beam = decode_ordered(out, ok, beam_sets, plan, ngpu, min(nj, 16), deadline, tag)
+            run_info["decoded"][tag] = {s: len(u) for s, u in beam.items()}
+            for name in ok:
+                score_subset(out, corpus.data, name, beam, tag)
+            refs.update({f"{tag}/{s}": out / f"{tag}_refs" / s / "text" for s in beam})
     phase["decoding"] = time.time() - t_dec
     phase["total"] = time.time() - t0
     save_run(root, args.seed, out, names, run_info, refs)

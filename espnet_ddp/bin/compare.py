@@ -4,7 +4,8 @@ Usage::
 
     python -m espnet_ddp.bin.compare exp/asr_full exp/asr_easy2hard \\
         [--baseline 0|exp/asr_full] [--reference NAME] [--target_fraction 0.98] \\
-        [--decode_tag TAG] [--json cmp.json] [--plots cmp_plots]
+        [--decode_tag TAG] [--json cmp.json] [--plots cmp_plots] \\
+        [--dev_sets dev] [--test_sets test_clean] [--margin 0.03]
 
 Every directory gives one row (strategy and settings, WER/CER per test set, wall time,
 optimizer steps, audio hours fed, speed-up against the baseline, and the wall time and
@@ -12,6 +13,13 @@ optimizer steps until valid accuracy first reached ``--target_fraction`` of the 
 run's final valid accuracy; the reference is the full-data run unless given). Missing or partial
 experiments get a note in the table instead of an error. Test sets named
 ``<test_set>_sr<R>_<mode>`` (from ``resample_data``) are shown as WER-by-sampling-rate tables.
+
+Then every configuration (runs differing only in ``--seed`` are one) gets its WER difference to
+the reference with a 95% interval from a paired bootstrap over test utterances and seeds
+(``per_utt.tsv`` of each scored set), and the decision rule is applied: the reference is the
+full-data configuration best on ``--dev_sets``; a configuration qualifies when the upper end of
+its relative interval is below ``--margin`` on every dev set; the cheapest qualifying one by
+audio fed is recommended and confirmed once on ``--test_sets``.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from espnet_ddp.core.decision import DEFAULT_MARGIN
+from espnet_ddp.report.decision_markdown import build_decision, render_decision
 from espnet_ddp.report.experiment import Experiment, load_experiment
 from espnet_ddp.report.markdown import main_table, render
 from espnet_ddp.report.table import DEFAULT_TARGET_FRACTION, build_comparison
@@ -58,6 +68,14 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="decode tag to read from RESULTS.md (exact, or a substring); default: the last",
     )
+    parser.add_argument("--dev_sets", nargs="*", default=None,
+                        help="sets the reference and the candidates are chosen on (default: "
+                        "WER sets named dev*/valid*)")  # fmt: skip
+    parser.add_argument("--test_sets", nargs="*", default=None,
+                        help="sets that confirm the recommendation once (default: the other "
+                        "WER sets)")  # fmt: skip
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                        help="non-inferiority margin on the relative WER (default: %(default)s)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json")
     parser.add_argument("--plots", type=Path, default=None, metavar="OUT_DIR")
     return parser
@@ -101,6 +119,19 @@ def load_all(exp_dirs: Sequence[Path], decode_tag: str | None) -> list[Experimen
     return experiments
 
 
+def decision_json(report) -> dict:
+    """The intervals and the decision, JSON-ready."""
+    from dataclasses import asdict
+
+    return {
+        "reference": report.reference, "dev_sets": report.dev_sets,
+        "test_sets": report.test_sets, "margin": report.margin,
+        "rows": [asdict(r) for r in report.rows],
+        "decision": None if report.decision is None else asdict(report.decision),
+        "savings": [asdict(s) for s in report.savings],
+    }  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = get_parser().parse_args(argv)
@@ -111,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             reference = baseline_index(args.reference, args.exp_dirs, "--reference")
         if not 0 < args.target_fraction <= 1:
             raise ValueError(f"--target_fraction {args.target_fraction}: must be in (0, 1]")
+        if not 0 < args.margin < 1:
+            raise ValueError(f"--margin {args.margin}: must be in (0, 1), e.g. 0.03 for +3%")
     except ValueError as err:
         print(f"compare: error: {err}", file=sys.stderr)
         return 2
@@ -119,9 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         experiments, baseline=baseline, reference=reference, target_fraction=args.target_fraction
     )
     sys.stdout.write(render(comparison))
+    decision = build_decision(experiments, comparison, args.dev_sets, args.test_sets, args.margin)
+    sys.stdout.write("\n" + render_decision(decision))
     if args.json is not None:
         headers, cells = main_table(comparison)
-        payload = {**comparison.to_dict(), "table": {"columns": headers, "rows": cells}}
+        payload = {**comparison.to_dict(), "table": {"columns": headers, "rows": cells},
+                   "decision": decision_json(decision)}  # fmt: skip
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     if args.plots is not None:

@@ -132,7 +132,9 @@ def configuration_table(frontier: Frontier) -> tuple[list[str], list[list[str]]]
 def frontier_sentence(frontier: Frontier) -> str:
     return (
         "The curve: end points of the full-data runs on the fitted LR schedule (seeds averaged), "
-        "as the running-best envelope, interpolated piecewise-linearly in audio fed. Frontier "
+        "joined as their convex hull (the curve most favourable to full data: a budget worse "
+        "than the line through its neighbours never adds audio), linear in audio fed between "
+        "its vertices; `envelope` is the curve's value at a point's audio. Frontier "
         "ratio = audio the curve needs to reach a run's final valid accuracy (or WER) / audio "
         "the run fed; above 1, the run beat training full data for less. Outside the curve's "
         "range: not bracketed (no extrapolation). Full data on other schedules (warmuplr) is a "

@@ -2,7 +2,7 @@
 
 Responsible for five kinds of figure, written into one folder:
 
-- ``frontier.png``: the budget curve (full data on the fitted schedule, running-best envelope)
+- ``frontier.png``: the budget curve (full data on the fitted schedule, convex hull)
   and every other configuration's seed means, against audio fed, for valid accuracy and each
   decoded test set's WER, and valid accuracy against wall time (compare only runs timed alike);
 - ``data_per_epoch.png``: kept ratio and seconds of audio fed per epoch, all experiments;
@@ -183,7 +183,7 @@ def plot_wer_vs_sample_rate(comparison: Comparison, path: Path) -> Path | None:
 def _draw_curve(ax, curve: Curve, frontier: Frontier, metric: str, test_set: str | None) -> None:
     xs = [p.audio_hours for p in curve.points]
     ax.plot(xs, [p.envelope for p in curve.points], color="black", linewidth=2,
-            label="budget curve (fitted LR, envelope)", gid="curve")  # fmt: skip
+            label="budget curve (fitted LR, convex hull)", gid="curve")  # fmt: skip
     ax.scatter(xs, [p.value for p in curve.points], color="black", zorder=3)
     for p in curve.points:
         ax.annotate(p.label, (p.audio_hours, p.value), fontsize="x-small",

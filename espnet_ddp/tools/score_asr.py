@@ -8,6 +8,10 @@ from ``edit_distance`` with the same summary lines (``Sum/Avg`` percentages, ``S
 As ESPnet's stage 13 does, ``--non_linguistic_symbols FILE`` removes those symbols (e.g.
 ``<NOISE>``) from references and hypotheses, and ``--cleaner`` applies ESPnet's text cleaner to the
 references; ``--sclite_opts`` are extra sclite options (an error with the Python scorer).
+Beside ``result.txt`` it writes ``per_utt.tsv`` (:mod:`espnet_ddp.core.utterance_errors`): each
+utterance's substitutions, deletions, insertions and reference tokens, from sclite's ``pralign``
+alignments where sclite ran, from the Python aligner otherwise; ``compare`` resamples them for
+its confidence intervals.
 
     python -m espnet_ddp.tools.score_asr --metric wer data/test/text decode/test/text \\
         data/test/utt2spk decode/test/score_wer
@@ -23,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from espnet_ddp.core.utterance_errors import FILE_NAME, UttErrors, parse_pralign, write_tsv
 from espnet_ddp.tools.datadir import read_kv
 from espnet_ddp.tools.edit_distance import Counts, align_counts
 
@@ -110,6 +115,34 @@ def python_report(ref: dict[str, str], hyp: dict[str, str], utts: list[str], met
     )
 
 
+def python_per_utt(
+    ref: dict[str, str], hyp: dict[str, str], utts: list[str], metric: str
+) -> dict[str, UttErrors]:
+    """Each utterance's counts from :func:`align_counts` (sclite's weights)."""
+    out = {}
+    for utt in utts:
+        r = tokens(ref[utt], metric)
+        c = align_counts(r, tokens(hyp.get(utt, ""), metric))
+        out[utt] = UttErrors(sub=c.sub, dels=c.dels, ins=c.ins, ref=len(r))
+    return out
+
+
+def sclite_per_utt(sclite: list[str], out_dir: Path, utt2spk: dict[str, str],
+                   opts: list[str]) -> dict[str, UttErrors] | None:  # fmt: skip
+    """Each utterance's counts from sclite's ``pralign`` report (None if sclite fails)."""
+    cmd = sclite + opts + ["-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", "rm"]
+    cmd += ["-o", "pralign", "-O", str(out_dir), "-n", "per_utt"]
+    proc = subprocess.run(cmd, cwd=out_dir, capture_output=True)
+    report = out_dir / "per_utt.pra"
+    if proc.returncode != 0 or not report.is_file():
+        return None
+    by_id = parse_pralign(report.read_text(encoding="utf-8", errors="replace"))
+    report.unlink()
+    ids = {f"{spk}-{utt}".lower(): utt for utt, spk in utt2spk.items()}
+    out = {ids.get(i.lower()): e for i, e in by_id.items()}
+    return None if None in out or len(out) != len(utt2spk) else out  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--metric", choices=["wer", "cer"], required=True)
@@ -163,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report = python_report(ref, hyp, sorted(utt2spk), args.metric)
         result.write_text(report, encoding="utf-8")
+    per_utt = None
+    if sclite:
+        per_utt = sclite_per_utt(sclite, args.out_dir, utt2spk, shlex.split(args.sclite_opts))
+    if per_utt is None:
+        per_utt = python_per_utt(ref, hyp, sorted(utt2spk), args.metric)
+    write_tsv(args.out_dir / FILE_NAME, per_utt)
     return 0
 
 

@@ -35,19 +35,37 @@ def test_outside_the_measured_budgets_is_not_bracketed():
     assert curve.outside(0.75) is None
 
 
-def test_the_envelope_is_the_running_best_of_seed_means():
+def test_the_curve_is_the_convex_hull_of_seed_means():
     samples = [
         ("b3", 3.0, 0.60), ("b5", 5.0, 0.74), ("b5", 5.2, 0.70),  # b5: mean 5.1 h, 0.72
-        ("b7", 7.0, 0.71),  # worse than b5: the envelope stays at 0.72
+        ("b7", 7.0, 0.71),  # below the line b5-b10: never on the curve
         ("b10", 10.0, 0.92),
     ]
     curve = build_curve("valid acc", samples, higher_is_better=True)
-    assert [(p.label, p.seeds) for p in curve.points] == [("b3", 1), ("b5", 2), ("b7", 1),
-                                                         ("b10", 1)]  # fmt: skip
-    assert [p.envelope for p in curve.points] == pytest.approx([0.60, 0.72, 0.72, 0.92])
-    # 0.72 is first reached at b5 (5.1 h), not at b7; 0.82 lies halfway from b7 to b10
+    assert [(p.label, p.seeds, p.on_hull) for p in curve.points] == [
+        ("b3", 1, True), ("b5", 2, True), ("b7", 1, False), ("b10", 1, True)]  # fmt: skip
+    # b7's envelope is the line b5-b10 at 7 h: 0.72 + 0.20 x 1.9 / 4.9
+    assert [p.envelope for p in curve.points] == pytest.approx([0.60, 0.72, 0.79755, 0.92],
+                                                               abs=1e-5)  # fmt: skip
+    # 0.72 is first reached at b5 (5.1 h); 0.82 lies halfway from b5 to b10: 5.1 + 4.9 / 2
     assert curve.audio_to_reach(0.72) == pytest.approx(5.1)
-    assert curve.audio_to_reach(0.82) == pytest.approx(8.5)
+    assert curve.audio_to_reach(0.82) == pytest.approx(7.55)
+    assert curve.span_used(0.82) == pytest.approx(4.9) and curve.span_used(0.72) == 0.0
+
+
+def test_a_worse_budget_point_never_moves_the_curve():
+    base = [("b3", 3.0, 40.0), ("b6", 6.0, 30.0), ("b10", 10.0, 20.0), ("b12", 12.0, 19.0)]
+    curve = build_curve("WER", base, higher_is_better=False)
+    for extra in (("b8", 8.0, 27.0), ("b11", 11.0, 19.5), ("b14", 14.0, 25.0)):
+        worse = build_curve("WER", [*base, extra], higher_is_better=False)
+        assert [p.label for p in worse.hull] == [p.label for p in curve.hull]
+        for wer in (39.0, 31.0, 25.0, 19.2):
+            assert worse.audio_to_reach(wer) == pytest.approx(curve.audio_to_reach(wer))
+    # b11 lay ON the segment b10-b12 (not a vertex); b6 lies below the line b3-b10 (31.4 at 6 h)
+    assert [p.label for p in curve.hull] == ["b3", "b6", "b10", "b12"]
+    assert curve.audio_to_reach(25.0) == pytest.approx(8.0)  # halfway from b6 to b10
+    # beyond the best point the curve ends: 18 is better than every budget
+    assert curve.outside(18.0) == "above" and curve.audio_to_reach(19.0) == 12.0
 
 
 def test_lower_is_better_for_wer():
