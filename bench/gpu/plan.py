@@ -108,6 +108,7 @@ class Plan:
     maxlenratio: float = 0.0  # 0: hypotheses end by themselves (an untrained model never does)
     num_test_indomain: int = 0  # test_indomain: training voices, held-out sentences
     heldout_sets: tuple[str, ...] = ("test_espeak", "test_flite")  # num_test each
+    beam_utts: int = 0  # beam-search cross-check: the first N dev utterances (0: until deadline)
 
     def config(self) -> str:
         """The training YAML (``config.yaml`` of the run's output folder)."""

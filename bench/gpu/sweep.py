@@ -15,6 +15,7 @@ them); ``--quick`` measures speed.
     bash bench/gpu/run.sh --sweep --dry      # the plan, its phases' estimated seconds, the runs
     bash bench/gpu/run.sh --sweep --small    # CPU rehearsal: tiny model, 3 epochs, 2 at a time
     bash bench/gpu/run.sh --sweep --rebuild  # RESULTS_sweep.md from bench/gpu/results/sweep/
+    bash bench/gpu/run.sh --sweep --cpu_lab --seed 0   # the same lab on 2 CPU cores (hours)
 
 The variants (11), all trained with the same ``--seed``:
 
@@ -112,6 +113,17 @@ SWEEP_SMALL = SMALL.replace(
     num_dev=6, num_test=3, num_test_indomain=3, heldout_sets=("test_espeak",), epochs=3,
     max_epochs=3, nbest=2, maxlenratio=0.3,
 )  # fmt: skip
+# The CPU lab (--cpu_lab): the demo recipe's conformer (4x64, decoder 1x256) on the mini recipe's
+# 1,200 training utterances, 24 epochs, 2 trainings at a time on 2 cores; every set decoded by
+# CTC greedy search, and the first 100 dev utterances by beam search as the cross-check.
+CPU_LAB = Plan(
+    num_train=1200, num_dev=500, num_test=300, epochs=24, max_epochs=24, extend_by=0,
+    plateau_window=3, plateau_delta=0.002, dim=64, heads=4, ffn=256, blocks=4, kernel=15,
+    dec_blocks=1, dec_ffn=256, lr=0.004, warmup=200, batch_bins=800_000, workers=1, nbest=10,
+    beam=5, anneal_epochs=4, num_test_indomain=1000, heldout_sets=("test_espeak",),
+    beam_utts=100,
+)  # fmt: skip
+CPU_LAB_DIR = BENCH / "gpu" / "results" / "cpu_lab"
 REPORT_RESERVE = 20.0  # seconds kept after decoding for scoring, saving and the Markdown
 DECODE_RESERVE = 100.0  # seconds kept after training for decoding, at the least
 BEAM_MIN_SECONDS = 60.0  # the beam-search cross-check runs only with this much time left
@@ -131,6 +143,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results_dir", type=Path, default=None,
                         help="where seed folders are saved (default: bench/gpu/results/sweep; "
                         "with --small: <out>/results)")  # fmt: skip
+    parser.add_argument("--cpu_lab", action="store_true",
+                        help="the CPU lab: its plan, 2 at a time, bench/gpu/results/cpu_lab/, "
+                        "RESULTS_cpu_lab.md")  # fmt: skip
     parser.add_argument("--rebuild", action="store_true",
                         help="only rebuild the results file from the saved seeds")  # fmt: skip
     parser.add_argument(
@@ -139,14 +154,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def plan_of(args: argparse.Namespace) -> Plan:
-    plan = SWEEP_SMALL if args.small else SWEEP
+    plan = SWEEP_SMALL if args.small else CPU_LAB if getattr(args, "cpu_lab", False) else SWEEP
     return plan.replace(epochs=args.epochs, max_epochs=args.epochs)
 
 
 def results_dir(args: argparse.Namespace) -> Path:
     if args.results_dir is not None:
         return args.results_dir
-    return args.out / "results" if args.small else RESULTS_DIR
+    if args.small:
+        return args.out / "results"
+    return CPU_LAB_DIR if args.cpu_lab else RESULTS_DIR
+
+
+def cpu_lab_paths(args: argparse.Namespace) -> None:
+    """``--cpu_lab``: its own work folder and results file unless given."""
+    if not args.cpu_lab:
+        return
+    if args.out == BENCH / "gpu" / "out" / NAME:
+        args.out = BENCH / "gpu" / "out" / "cpu_lab"
+    if args.results_md == BENCH / "gpu" / RESULTS_MD:
+        args.results_md = BENCH / "gpu" / "RESULTS_cpu_lab.md"
+
+
+def by_cost(variants: Sequence[Variant], max_epoch: int) -> list[Variant]:
+    """The variants longest first (fewer idle cores at the end when they wait for a slot)."""
+    return sorted(variants, key=lambda v: -data_share(v, max_epoch))
 
 
 def chosen(args: argparse.Namespace, plan: Plan) -> tuple[list[Variant], int]:
@@ -156,7 +188,20 @@ def chosen(args: argparse.Namespace, plan: Plan) -> tuple[list[Variant], int]:
         raise ConfigError(f"--seed {args.seed}: must be an integer >= 0")
     variants = select(VARIANTS, args.only, args.skip)
     check_all(variants, plan.epochs, {**yaml.safe_load(plan.config()), "seed": args.seed})
-    return variants, args.parallel or (2 if args.small else len(variants))
+    return variants, args.parallel or (2 if args.small or args.cpu_lab else len(variants))
+
+
+def first_utterances(data: Path, dest: Path, n: int) -> Path:
+    """A data directory of the first ``n`` utterances (sorted ids) of ``data``."""
+    from espnet_ddp.tools.datadir import DataDir
+
+    full = DataDir.read(data)
+    keep = sorted(full.wav)[:n]
+    part = DataDir()
+    for u in keep:
+        part.wav[u], part.text[u], part.utt2spk[u] = full.wav[u], full.text[u], full.utt2spk[u]
+    part.write(dest)
+    return dest
 
 
 def data_share(variant: Variant, max_epoch: int) -> float:
@@ -190,17 +235,23 @@ def phases_of(args: argparse.Namespace, plan: Plan, variants: Sequence[Variant],
                     workers=args.nj or 16, cores=16)  # fmt: skip
 
 
+def title_of(args: argparse.Namespace) -> str:
+    """The results file's heading: the command that rebuilds it."""
+    lab = " --cpu_lab" if args.cpu_lab else ""
+    return f"`bash bench/gpu/run.sh --sweep{lab} --seed N`"
+
+
 def budget_of(args: argparse.Namespace) -> float | None:
     if args.budget_s is not None:
         return args.budget_s
-    return None if args.small else float(CAP_SECONDS)
+    return None if args.small or args.cpu_lab else float(CAP_SECONDS)
 
 
 def dry(args: argparse.Namespace) -> dict:
     plan = plan_of(args)
     variants, parallel = chosen(args, plan)
     phases = phases_of(args, plan, variants, parallel)
-    if not args.small:
+    if not args.small and not args.cpu_lab:
         check_cap(phases, budget_of(args) or CAP_SECONDS)
     return {"plan": dataclasses.asdict(plan), "parallel": parallel, "seed": args.seed,
             "estimated_seconds": {k: round(v, 1) for k, v in phases.items()},
@@ -209,15 +260,17 @@ def dry(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    cpu_lab_paths(args)
     plan = plan_of(args)
     variants, parallel = chosen(args, plan)
     names = [v.name for v in variants]
     root = results_dir(args)
     if args.rebuild:
-        write_text_atomic(args.results_md, rebuild(root, VARIANTS, small=args.small))
+        write_text_atomic(args.results_md, rebuild(root, VARIANTS, small=args.small,
+                                                   title=title_of(args)))  # fmt: skip
         print(f"sweep: rebuilt {args.results_md} from {root}", file=sys.stderr)
         return 0
-    if not args.small and not args.decode_only:
+    if not args.small and not args.cpu_lab and not args.decode_only:
         check_cap(phases_of(args, plan, variants, parallel), budget_of(args) or CAP_SECONDS)
     t0 = float(os.environ.get("BENCH_T0") or time.time())
     budget = budget_of(args)
@@ -236,7 +289,8 @@ def run(args: argparse.Namespace) -> int:
 
     def save(done: Sequence[str] = ()) -> None:
         save_run(root, args.seed, out, done or names, run_info)
-        write_text_atomic(args.results_md, rebuild(root, VARIANTS, small=args.small))
+        write_text_atomic(args.results_md, rebuild(root, VARIANTS, small=args.small,
+                                                   title=title_of(args)))  # fmt: skip
 
     t_train = time.time()
     if args.decode_only:
@@ -244,7 +298,8 @@ def run(args: argparse.Namespace) -> int:
         gpu_use = None
     else:
         log(f"training {len(variants)} variants, {parallel} at once, seed {args.seed}")
-        runs = [Run(v.name, v.args(plan.epochs), v.epochs(plan.epochs)) for v in variants]
+        order = variants if parallel >= len(variants) else by_cost(variants, plan.epochs)
+        runs = [Run(v.name, v.args(plan.epochs), v.epochs(plan.epochs)) for v in order]
         sampler = GpuSampler(out / "nvidia_smi.csv")
 
         def on_finish(name: str, status: dict) -> None:
@@ -278,7 +333,10 @@ def run(args: argparse.Namespace) -> int:
         phase["greedy_decoding"] = time.time() - t_dec
         # The cross-check: ESPnet's joint beam search, dev first, until the deadline.
         deadline = float("inf") if end is None else end - REPORT_RESERVE
-        beam_sets = sets if end is None else sets[:1]
+        beam_sets = sets if end is None and not plan.beam_utts else sets[:1]
+        if plan.beam_utts:
+            beam_sets = [("dev", first_utterances(corpus.data / "dev", out / "dev_beam",
+                                                  plan.beam_utts))]  # fmt: skip
         if deadline - time.time() > BEAM_MIN_SECONDS:
             tag = f"decode_beam{plan.beam}"
             log(f"beam search of {len(ok)} models on {', '.join(s for s, _ in beam_sets)}")
@@ -290,7 +348,7 @@ def run(args: argparse.Namespace) -> int:
     phase["decoding"] = time.time() - t_dec
     phase["total"] = time.time() - t0
     save_run(root, args.seed, out, names, run_info, refs)
-    md = rebuild(root, VARIANTS, small=args.small)
+    md = rebuild(root, VARIANTS, small=args.small, title=title_of(args))
     write_text_atomic(args.results_md, md)
     print(md)
     for name in names:

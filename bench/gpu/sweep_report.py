@@ -186,10 +186,11 @@ def seed_section(root: Path, seed: int, run: dict, variants: Sequence[Variant]) 
     ]
 
 
-def rebuild(root: Path, variants: Sequence[Variant], small: bool = False) -> str:
+def rebuild(root: Path, variants: Sequence[Variant], small: bool = False,
+            title: str = "`bash bench/gpu/run.sh --sweep --seed N`") -> str:  # fmt: skip
     """``RESULTS_sweep.md`` from every seed folder under ``root``: each seed's table, then the
     frontier over all seeds (seed means)."""
-    lines = ["# WER sweep (`bash bench/gpu/run.sh --sweep --seed N`)", ""]
+    lines = [f"# WER sweep ({title})", ""]
     lines += banner(small, "tiny corpus and model; the error rates mean nothing")
     seeds = load_seeds(root)
     if not seeds:
