@@ -13,6 +13,16 @@ so the last step of epoch ``E`` ends at ``p = 1``. Steps count planned optimizer
 step that the trainer skips (non-finite gradient) still advances the clock, so the end does not
 move.
 
+The schedule always decays: a warm-up longer than :data:`MAX_WARMUP_SHARE` (a quarter) of the
+run's planned steps is shortened to that share, in steps, when the first epoch begins (its
+planned steps x ``max_epoch``: exact for full data, an upper bound for a pruned run, whose first
+epoch is on all data). Stock recipes warm up over 15,000-25,000 optimizer steps, longer than
+many budget runs; without the cap such a run would only warm up and end at its peak. A quarter
+keeps the warm-ups of full-length stock runs (up to about that share) as they are, leaves at
+least three quarters of every run to the decay, and is where a shortened warm-up still reaches
+the same peak LR, only sooner. :attr:`FittedSchedule.shortened` says when it happened, so the
+glue can log it once.
+
 Responsible for the settings (:class:`LRFitConfig`) and the arithmetic (:class:`FittedSchedule`,
 a small state object with a round-tripping ``state_dict``). Not responsible for touching an
 optimizer: :mod:`espnet_ddp.espnet.fitted_lr` applies the factor.
@@ -38,6 +48,7 @@ from espnet_ddp.core.errors import ConfigError
 from espnet_ddp.core.validation import as_int, check_range
 
 LR_FIT_DECAYS = ("none", "linear", "cosine")
+MAX_WARMUP_SHARE = 0.25
 LR_FIT_OPTION = "--lr_fit"
 LR_FIT_CONF = "--lr_fit_conf"
 _CONF_KEYS = ("warmup_steps",)
@@ -135,15 +146,28 @@ class FittedSchedule:
         self.warmup_end_progress: float | None = 0.0 if config.warmup_steps == 0 else None
         self.epoch: int | None = None
         self.planned_steps = 0
+        self.warmup: int | None = None  # the warm-up in use, set when the first epoch begins
+        self.shortened: tuple[int, int] | None = None  # (configured, used) when capped
 
     def begin_epoch(self, epoch: int, planned_steps: int) -> None:
         """Start epoch ``epoch`` (1-based), which plans ``planned_steps`` optimizer steps."""
         if epoch < 1:
             raise ValueError(f"epochs are 1-based: got {epoch}")
         self.epoch, self.planned_steps = int(epoch), max(int(planned_steps), 0)
-        warmup = int(self.config.warmup_steps or 0)
+        if self.warmup is None:
+            self.warmup = self._capped_warmup(self.planned_steps * self.max_epoch)
+        warmup = self.warmup
         if self.steps_before < warmup <= self.steps_before + self.planned_steps:
             self.warmup_end_progress = self.progress(warmup - self.steps_before)
+
+    def _capped_warmup(self, total_steps: int) -> int:
+        """The configured warm-up, or :data:`MAX_WARMUP_SHARE` of ``total_steps`` when longer."""
+        configured = int(self.config.warmup_steps or 0)
+        cap = max(1, int(MAX_WARMUP_SHARE * total_steps))
+        if configured <= cap:
+            return configured
+        self.shortened = (configured, cap)
+        return cap
 
     def end_epoch(self) -> None:
         """Count the epoch's planned steps as done (whether or not each was taken)."""
@@ -162,7 +186,7 @@ class FittedSchedule:
     def factor(self, step: int) -> float:
         """LR of step ``step`` (1-based) of the current epoch, as a fraction of the peak."""
         global_step = self.steps_before + step
-        warmup = int(self.config.warmup_steps or 0)
+        warmup = int(self.warmup if self.warmup is not None else self.config.warmup_steps or 0)
         p = self.progress(step)
         if global_step <= warmup:
             return global_step / warmup
@@ -180,12 +204,14 @@ class FittedSchedule:
             "max_epoch": self.max_epoch,
             "steps_before": self.steps_before,
             "warmup_end_progress": self.warmup_end_progress,
+            "warmup_used": self.warmup,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`; refuses a state of another schedule."""
         expected = {"lr_fit", "warmup_steps", "max_epoch", "steps_before", "warmup_end_progress"}
-        if not isinstance(state, Mapping) or set(state) != expected:
+        # ``warmup_used`` is absent from checkpoints written before the warm-up cap
+        if not isinstance(state, Mapping) or set(state) - {"warmup_used"} != expected:
             keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
             raise ValueError(
                 f"not a state of the fitted LR schedule (keys {keys}): the checkpoint was "
@@ -201,3 +227,8 @@ class FittedSchedule:
         self.steps_before = int(state["steps_before"])
         end = state["warmup_end_progress"]
         self.warmup_end_progress = None if end is None else float(end)
+        used = state.get("warmup_used")
+        if used is not None:
+            self.warmup = int(used)
+            configured = int(self.config.warmup_steps or 0)
+            self.shortened = (configured, self.warmup) if self.warmup < configured else None

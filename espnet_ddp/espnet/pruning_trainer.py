@@ -137,6 +137,15 @@ class PruningTrainer(Trainer):
         fitted = [s for s in schedulers if isinstance(s, FittedLRScheduler)]
         for sched in fitted:
             sched.begin_epoch(plan.epoch, len(plan.batches) // accum)
+            shortened = sched.schedule.shortened
+            if shortened is not None and not getattr(sched, "shortening_logged", False):
+                sched.shortening_logged = True
+                logging.warning(
+                    f"espnet_ddp: --lr_fit warm-up shortened from {shortened[0]} to "
+                    f"{shortened[1]} optimizer steps, a quarter of this run's "
+                    f"{len(plan.batches) // accum} x {sched.schedule.max_epoch} planned steps, "
+                    "so that the learning rate decays to 0 by the last step"
+                )
         if run.options.pruning.lr_trajectory == "epoch":
             schedulers = [
                 StretchedBatchScheduler(

@@ -116,6 +116,7 @@ def test_gpu_set_up_writes_the_config_and_builds_the_plan_sized_corpus(tmp_path,
             {
                 "num_train": plan.num_train, "num_dev": plan.num_dev,
                 "num_test": plan.num_test, "nj": nj, "config": out / "config.yaml",
+                "num_test_indomain": 0, "heldout_sets": ("test_espeak", "test_flite"),
             },
         )
     ]  # fmt: skip

@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import yaml  # noqa: E402
 from gpu import __main__ as entry  # noqa: E402
-from gpu import sweep, sweep_report  # noqa: E402
+from gpu import estimate, sweep, sweep_report  # noqa: E402
 from gpu.variants import Variant, check_all, select  # noqa: E402
 
 from espnet_ddp.core.errors import ConfigError  # noqa: E402
@@ -28,42 +28,43 @@ from espnet_ddp.report.train_log import EpochLog, TrainLog  # noqa: E402
 
 BY_NAME = {v.name: v for v in sweep.VARIANTS}
 CONFIG = yaml.safe_load(sweep.SWEEP.config())
-CANDIDATES = ["e2h70", "random70", "infobatch", "e2h70_chunk30_decay"]
+CANDIDATES = ["infobatch", "random70", "e2h70", "e2h70_chunk30_decay"]
 
 
-def test_variant_list_is_candidates_budgets_and_fitted_twins() -> None:
+def test_variant_list_is_stock_full_data_budgets_and_fitted_candidates() -> None:
     assert [v.name for v in sweep.VARIANTS] == [
-        "full", *CANDIDATES, "budget0.3", "budget0.5", "budget0.7", "budget1.0",
+        "full", "budget0.3", "budget0.5", "budget0.7", "budget0.8", "budget0.9", "budget1.0",
         *(f"{c}_lrfit" for c in CANDIDATES),
     ]  # fmt: skip
-    for name in CANDIDATES:
-        plain, twin = BY_NAME[name], BY_NAME[f"{name}_lrfit"]
-        assert (plain.lr_fit, twin.lr_fit) == ("none", "linear")
-        assert (plain.data_pruning, plain.time_drop) == (twin.data_pruning, twin.time_drop)
+    assert BY_NAME["full"].lr_fit == "none" and BY_NAME["full"].is_full_data
+    assert all(BY_NAME[f"{c}_lrfit"].lr_fit == "linear" for c in CANDIDATES)
     budgets = [v for v in sweep.VARIANTS if v.budget is not None]
     assert all(v.is_full_data and v.lr_fit == "linear" for v in budgets)
-    # the 24-epoch plan: 0.3, 0.5, 0.7, 1.0 of it rounded half up (budget_config's rule)
-    assert [v.epochs(24) for v in budgets] == [7, 12, 17, 24]
-    assert [v.epochs(3) for v in budgets] == [1, 2, 2, 3]
+    # the 24-epoch plan: 0.3 ... 1.0 of it rounded half up (budget_config's rule)
+    assert [v.epochs(24) for v in budgets] == [7, 12, 17, 19, 22, 24]
+    assert [v.epochs(3) for v in budgets] == [1, 2, 2, 2, 3, 3]
 
 
-def test_options_lr_trajectory_only_on_espnets_schedule() -> None:
+def test_options_of_fitted_candidates_have_no_lr_trajectory() -> None:
     assert BY_NAME["full"].options(24) == {
         "data_pruning": "none", "data_pruning_conf": {},
         "time_drop": "none", "time_drop_conf": {}, "lr_fit": "none",
     }  # fmt: skip
-    assert BY_NAME["e2h70_chunk30_decay"].options(24) == {
+    assert BY_NAME["e2h70_chunk30_decay_lrfit"].options(24) == {
         "data_pruning": "easy2hard",
-        "data_pruning_conf": {"keep_ratio": 0.7, "lr_trajectory": "epoch"},
+        "data_pruning_conf": {"keep_ratio": 0.7},
         "time_drop": "chunk",
         "time_drop_conf": {"drop_ratio": 0.3, "chunk_ms": 20, "drop_schedule": "linear_decay"},
-        "lr_fit": "none",
-    }  # fmt: skip
-    assert BY_NAME["e2h70_chunk30_decay_lrfit"].options(24)["data_pruning_conf"] == {
-        "keep_ratio": 0.7
+        "lr_fit": "linear",
     }
     assert BY_NAME["infobatch_lrfit"].options(24)["data_pruning_conf"] == {"prune_prob": 0.5}
     assert BY_NAME["budget0.5"].options(24)["data_pruning_conf"] == {}
+    # a pruned run on ESPnet's schedule (the quick plan's) still gets lr_trajectory=epoch
+    assert Variant("e", "e", ("random", {"keep_ratio": 0.7})).args(24) == [
+        "--data_pruning", "random",
+        "--data_pruning_conf", "keep_ratio=0.7", "--data_pruning_conf", "lr_trajectory=epoch",
+        "--time_drop", "none",
+    ]  # fmt: skip
 
 
 def test_args_are_one_conf_flag_per_key_and_lr_fit_only_when_fitted() -> None:
@@ -74,14 +75,18 @@ def test_args_are_one_conf_flag_per_key_and_lr_fit_only_when_fitted() -> None:
         "--time_drop_conf", "drop_schedule=linear_decay",
         "--lr_fit", "linear",
     ]  # fmt: skip
-    assert BY_NAME["random70"].args(24) == [
-        "--data_pruning", "random",
-        "--data_pruning_conf", "keep_ratio=0.7", "--data_pruning_conf", "lr_trajectory=epoch",
-        "--time_drop", "none",
-    ]  # fmt: skip
+    assert BY_NAME["full"].args(24) == ["--data_pruning", "none", "--time_drop", "none"]
     assert BY_NAME["budget0.7"].args(24) == [
         "--data_pruning", "none", "--time_drop", "none", "--lr_fit", "linear",
     ]  # fmt: skip
+
+
+def test_data_share_counts_full_data_epochs() -> None:
+    # epoch 1 on all data, then 0.7 of it: 1 + 23 x 0.7; chunks decaying 0.3 -> 0 remove 0.15
+    assert sweep.data_share(BY_NAME["e2h70_lrfit"], 24) == pytest.approx(17.1)
+    assert sweep.data_share(BY_NAME["e2h70_chunk30_decay_lrfit"], 24) == pytest.approx(
+        1 + 23 * 0.7 * 0.85)
+    assert sweep.data_share(BY_NAME["budget0.8"], 24) == 19.0
 
 
 def test_every_variant_passes_the_training_entry_points_checks() -> None:
@@ -109,26 +114,36 @@ def test_bad_variants_fail_before_anything_runs_naming_each() -> None:
 def test_selection_keeps_full_data_first(capsys: pytest.CaptureFixture) -> None:
     chosen = select(sweep.VARIANTS, ["budget0.3", "e2h70_lrfit"], None)
     assert [v.name for v in chosen] == ["full", "budget0.3", "e2h70_lrfit"]
-    skipped = select(sweep.VARIANTS, None, ["random70", "full"])
-    assert [v.name for v in skipped][:3] == ["full", "e2h70", "infobatch"]
+    skipped = select(sweep.VARIANTS, None, ["random70_lrfit", "full"])
+    assert [v.name for v in skipped][:3] == ["full", "budget0.3", "budget0.5"]
+    assert "random70_lrfit" not in [v.name for v in skipped]
     with pytest.raises(ConfigError, match="unknown variant.*nope"):
         select(sweep.VARIANTS, ["nope"], None)
     assert entry.main(["--sweep", "--dry", "--small", "--only", "nope"]) == 2
     assert "sweep: error: --only/--skip: unknown variant(s) nope" in capsys.readouterr().err
 
 
-def test_dry_run_plans_every_variant_concurrently(capsys: pytest.CaptureFixture) -> None:
-    assert entry.main(["--sweep", "--dry"]) == 0
+def test_dry_run_plans_every_variant_with_the_seed_and_phase_estimates(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    assert entry.main(["--sweep", "--dry", "--seed", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["mode"] == "sweep" and out["parallel"] == 13
+    assert out["mode"] == "sweep" and out["parallel"] == 11 and out["seed"] == 3
     assert out["plan"]["epochs"] == 24 and out["plan"]["num_train"] == 3000
+    assert sorted(out["estimated_seconds"]) == sorted(estimate.PHASES)
+    assert out["estimated_total_seconds"] <= estimate.CAP_SECONDS
     assert out["variants"]["budget0.3"] == {
-        "label": "budget 0.3: full data, fitted LR", "epochs": 7,
+        "label": "budget 0.3: full data, fitted", "epochs": 7,
         "args": ["--data_pruning", "none", "--time_drop", "none", "--lr_fit", "linear"],
     }  # fmt: skip
     assert entry.main(["--sweep", "--dry", "--epochs", "10", "--only", "budget0.5"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {k: v["epochs"] for k, v in out["variants"].items()} == {"full": 10, "budget0.5": 5}
+    # a plan over the 540 s of one command is refused before anything runs
+    assert entry.main(["--sweep", "--dry", "--epochs", "200"]) == 2
+    assert "over the 540 s of one command" in capsys.readouterr().err
+    assert entry.main(["--sweep", "--dry", "--seed", "-1"]) == 2
+    assert "--seed -1: must be an integer >= 0" in capsys.readouterr().err
 
 
 def row(name: str, status: str = "ok", **kw) -> dict:
@@ -141,24 +156,34 @@ def row(name: str, status: str = "ok", **kw) -> dict:
 
 def test_wer_table_exact() -> None:
     rows = [
-        row("full"),
+        row("full", reached_98=2),
         row("slow", schedule="fitted linear", steps=40, fed_hours=0.125, valid_acc=0.5,
             steps_to_target=None, target_reached=False, frontier="not bracketed (below)",
             scores={"a": {"wer": 50.0, "cer": 20.05}, "b": None}),  # fmt: skip
         row("broken", status="failed (exit 1)"),
         row("undecoded", steps=None, fed_hours=None, valid_acc=None, target_reached=None,
             frontier="n/a", scores={}),  # fmt: skip
+        row("resumed", status="ok (resumed)", reached_98=3),
     ]
     assert sweep_report.wer_table(rows, ["a", "b"]).splitlines() == [
-        "| variant | LR | epochs | steps | audio fed (h) | valid acc | steps to target | "
-        "frontier ratio | WER / CER a (%) | WER / CER b (%) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        "| full | warmuplr | 3 | 60 | 0.250 | 0.800 | 45 | on the curve | 12.3 / 3.0 | n/a |",
-        "| slow | fitted linear | 3 | 40 | 0.125 | 0.500 | not reached | not bracketed (below) "
-        "| 50.0 / 20.1 | n/a |",
-        "| broken | failed (exit 1) | | | | | | | | |",
-        "| undecoded | warmuplr | 3 | n/a | n/a | n/a | n/a | n/a | n/a | n/a |",
+        "| variant | LR | epochs | steps | audio fed (h) | valid acc | 98% at epoch | "
+        "steps to target | frontier ratio | WER / CER a (%) | WER / CER b (%) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| full | warmuplr | 3 | 60 | 0.250 | 0.800 | 2 | 45 | on the curve | 12.3 / 3.0 | n/a |",
+        "| slow | fitted linear | 3 | 40 | 0.125 | 0.500 | n/a | not reached "
+        "| not bracketed (below) | 50.0 / 20.1 | n/a |",
+        "| broken | failed (exit 1) | | | | | | | | | |",
+        "| undecoded | warmuplr | 3 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |",
+        "| resumed | warmuplr | 3 | 60 | 0.250 | 0.800 | 3 | 45 | on the curve | 12.3 / 3.0 "
+        "| n/a |",
     ]
+
+
+def test_reached_98_is_the_first_epoch_at_98_percent_of_the_last() -> None:
+    assert sweep_report.reached_98({1: 0.5, 2: 0.9, 3: 0.935, 4: 0.95}) == 3  # 0.931 needed
+    assert sweep_report.reached_98({1: 0.5, 2: 0.9, 3: 0.93, 4: 0.95}) == 4
+    assert sweep_report.reached_98({1: 0.5, 2: 0.6}) == 2
+    assert sweep_report.reached_98({}) is None
 
 
 TAG = "decode"
@@ -217,17 +242,62 @@ def test_rows_and_frontier_come_from_espnet_ddp_report() -> None:
     ]
 
 
-def test_report_holds_the_table_and_the_frontier() -> None:
-    env = {k: "x" for k in ("date", "gpu", "cpu", "python", "torch", "espnet",
-                            "espnet_ddp commit")}  # fmt: skip
-    report = {
-        "small": False, "environment": env, "plan": dataclasses.asdict(sweep.SWEEP),
-        "parallel": 13, "corpus_hours": 2.1,
-        "test_sets": ["a"], "baseline_plateau": True, "target_valid_acc": 0.86,
-        "rows": [row("full")], "frontier_tables": ["CURVE", "CONFIGURATIONS"],
-    }  # fmt: skip
-    md = sweep_report.markdown(report)
-    assert "test sets a (150)" in md and "13 runs at a time on one device" in md
-    assert "final (0.8600)" in md
-    assert md.endswith("## The frontier: full data on a fitted schedule, for less audio\n\n"
-                       "CURVE\n\nCONFIGURATIONS\n")  # fmt: skip
+def write_seed(root: Path, seed: int, runs: dict[str, tuple[float, float, float]]) -> None:
+    """A saved seed folder as the sweep writes it: run.json, and per run config.yaml, train.log
+    (one results line per epoch, the last one's valid acc given), one pruning record per epoch
+    and RESULTS.md (WER on dev). ``runs``: name -> (audio hours, final valid acc, dev WER)."""
+    from gpu.seed_results import seed_dir
+
+    names = list(runs)
+    base = seed_dir(root, seed)
+    for name, (audio, acc, wer) in runs.items():
+        exp = base / "exp" / name
+        (exp / "data_pruning").mkdir(parents=True)
+        variant = BY_NAME[name]
+        epochs = variant.epochs(4)
+        config = {"seed": seed, "max_epoch": epochs, "scheduler": "warmuplr",
+                  **variant.options(4)}  # fmt: skip
+        (exp / "config.yaml").write_text(yaml.safe_dump(config))
+        lines = [
+            f"[vm] 2026-12-04 10:00:{e:02d},000 (trainer:394) INFO: {e}epoch results: [train] "
+            f"loss=1.0, time=10.0 seconds, total_count={10 * e}, [valid] acc="
+            f"{acc * (0.9 if e < epochs else 1.0):.4f}, time=1.0 seconds, total_count={e}"
+            for e in range(1, epochs + 1)
+        ]  # fmt: skip
+        (exp / "train.log").write_text("\n".join(lines) + "\n")
+        for e in range(1, epochs + 1):
+            (exp / "data_pruning" / f"epoch{e}.json").write_text(json.dumps(
+                {"epoch": e, "fed_seconds": audio * 3600 / epochs, "optimizer_steps": 10}))
+        (exp / "RESULTS.md").write_text(
+            "# RESULTS\n## decode_x\n### WER\n\n|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|\n"
+            f"|---|---|---|---|---|---|---|---|---|\n|decode_x/dev|10|100|{100 - wer}|{wer}|0.0|"
+            f"0.0|{wer}|50.0|\n")  # fmt: skip
+    run = {"seed": seed, "small": False, "plan": dataclasses.asdict(sweep.SWEEP), "parallel": 4,
+           "environment": {k: "x" for k in ("date", "gpu", "cpu", "python", "torch", "espnet",
+                                               "espnet_ddp commit")},
+           "corpus_hours": 2.1, "variants": names, "test_sets": ["dev"],
+           "trained": {n: {"status": "ok"} for n in names}, "decoded": {"dev": 10},
+           "reached_98": {n: 1 for n in names}, "phase_seconds": {"training": 100.0}}  # fmt: skip
+    (base / "run.json").write_text(json.dumps(run))
+
+
+def test_rebuild_from_two_seed_folders_builds_the_frontier_from_their_means(tmp_path) -> None:
+    root = tmp_path / "sweep"
+    write_seed(root, 0, {"budget0.5": (5.0, 0.70, 30.0), "budget1.0": (10.0, 0.90, 20.0),
+                         "e2h70_lrfit": (7.0, 0.80, 24.0)})  # fmt: skip
+    write_seed(root, 1, {"budget0.5": (5.0, 0.74, 34.0), "budget1.0": (10.0, 0.94, 22.0),
+                         "e2h70_lrfit": (7.0, 0.82, 26.0)})  # fmt: skip
+    md = sweep_report.rebuild(root, sweep.VARIANTS)
+    assert md.count("## Seed ") == 2 and "Seeds: 0, 1" in md
+    comparison, experiments = sweep_report.all_seeds(root, ["budget0.5", "budget1.0",
+                                                            "e2h70_lrfit"])  # fmt: skip
+    assert len(experiments) == 6
+    curve = comparison.frontier.acc_curve
+    # seed means: budget0.5 (5 h, 0.72), budget1.0 (10 h, 0.92); e2h70: 0.81 at 7 h
+    assert [(p.label, p.seeds) for p in curve.points] == [("budget0.5@seed0", 2),
+                                                          ("budget1.0@seed0", 2)]  # fmt: skip
+    assert [p.value for p in curve.points] == pytest.approx([0.72, 0.92])
+    e2h = [c for c in comparison.frontier.configurations if c.label == "e2h70_lrfit@seed0"][0]
+    # 0.81 on the curve 0.72 -> 0.92 (5 -> 10 h): 5 + 5 x 0.45 = 7.25 h, over 7 h fed
+    assert e2h.seeds == 2 and e2h.acc_ratio == pytest.approx(7.25 / 7.0)
+    assert "| budget0.5@seed0 | 2 | 5.000 | 0.7200 |" in md

@@ -80,9 +80,66 @@ def test_a_foreign_or_mismatched_state_is_refused():
         s.load_state_dict(other)
 
 
-def test_warmup_longer_than_the_run_never_decays_and_never_divides_by_zero():
+def test_a_run_shorter_than_its_warmup_still_decays_to_zero():
+    # 100 warm-up steps, 6 planned: the warm-up becomes a quarter of 6, one step
+    s = FittedSchedule(LRFitConfig("linear", warmup_steps=100), max_epoch=2)
+    s.begin_epoch(1, 3)
+    assert s.shortened == (100, 1) and s.warmup == 1
     f = factors("linear", 100, [3, 3])
-    assert f == [j / 100 for j in range(1, 7)]
+    assert f[0] == 1.0 and f[-1] == 0.0 and max(f) == 1.0
+    assert all(a > b for a, b in zip(f, f[1:]))  # decays from the first step on
+
+
+def test_a_warmup_within_a_quarter_of_the_run_is_kept():
+    s = FittedSchedule(LRFitConfig("linear", warmup_steps=5), max_epoch=2)
+    s.begin_epoch(1, 10)
+    assert s.shortened is None and s.warmup == 5
+    assert factors("linear", 5, [10, 10])[:5] == [0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+@pytest.mark.parametrize("share", [0.3, 0.5, 0.7, 0.8, 0.9, 1.0])
+@pytest.mark.parametrize("decay", ["linear", "cosine"])
+def test_every_budget_of_a_stock_shaped_plan_decays(share, decay):
+    """LibriSpeech-100's conformer: 15,000 warm-up steps, ~350 optimizer steps an epoch, 70
+    epochs; a budget run of ``share`` of them (a pruned one plans fewer steps after epoch 1)."""
+    epochs = max(1, int(share * 70 + 0.5))
+    plan = [350] + [245] * (epochs - 1)  # keep 0.7 after the first epoch
+    f = factors(decay, 15000, plan)
+    peak = max(f)
+    assert peak == pytest.approx(1.0)
+    assert f[-1] <= 0.02 * peak
+    s = FittedSchedule(LRFitConfig(decay, warmup_steps=15000), max_epoch=epochs)
+    s.begin_epoch(1, 350)
+    planned = 350 * epochs
+    if 15000 > planned // 4:
+        assert s.shortened == (15000, planned // 4)
+    else:
+        assert s.shortened is None
+
+
+def test_the_warmup_used_is_kept_across_resume():
+    whole = factors("linear", 100, [4, 4, 4])
+    s = FittedSchedule(LRFitConfig("linear", warmup_steps=100), max_epoch=3)
+    s.begin_epoch(1, 4)
+    first = [s.factor(j) for j in range(1, 5)]
+    s.end_epoch()
+    state = s.state_dict()
+    assert state["warmup_used"] == 3
+    rest = factors_from(state, "linear", 100, [4, 4, 4], start=2)
+    assert first + rest == whole
+    old = {k: v for k, v in state.items() if k != "warmup_used"}  # a checkpoint before the cap
+    FittedSchedule(LRFitConfig("linear", warmup_steps=100), max_epoch=3).load_state_dict(old)
+
+
+def factors_from(state: dict, decay: str, warmup: int, plan: list[int], start: int) -> list:
+    s = FittedSchedule(LRFitConfig(decay, warmup_steps=warmup), max_epoch=len(plan))
+    s.load_state_dict(state)
+    out = []
+    for epoch in range(start, len(plan) + 1):
+        s.begin_epoch(epoch, plan[epoch - 1])
+        out += [s.factor(j) for j in range(1, plan[epoch - 1] + 1)]
+        s.end_epoch()
+    return out
 
 
 @pytest.mark.parametrize(

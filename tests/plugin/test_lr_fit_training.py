@@ -122,3 +122,15 @@ def test_a_killed_and_resumed_run_has_the_same_learning_rate_at_every_step(
     assert resume.returncode == 0, log_tail(exp / "train.log")
     first = [x for x in logged_lrs(exp / "first.log") if x[0] <= 2]
     assert first + logged_lrs(exp / "train.log") == logged_lrs(runs["pruned"] / "train.log")
+
+
+def test_a_stock_warmup_longer_than_the_run_is_shortened_and_still_decays(tiny_corpus,
+                                                                           tmp_path):  # fmt: skip
+    exp = train(tiny_corpus, tmp_path / "long_warmup", "--lr_fit_conf", "warmup_steps=15000")
+    log = (exp / "train.log").read_text()
+    steps = steps_per_epoch(exp)
+    shortened = re.findall(r"--lr_fit warm-up shortened from 15000 to (\d+) optimizer steps", log)
+    assert shortened == [str(steps[0] * EPOCHS // 4)]  # once, a quarter of the planned steps
+    lrs = [float(v) for _, v in logged_lrs(exp / "train.log")]
+    assert max(lrs) == pytest.approx(PEAK, rel=1e-3)
+    assert lrs[-1] <= 0.02 * PEAK

@@ -162,7 +162,7 @@ def test_the_frontier_plot_draws_the_envelope_and_every_configuration(lab, tmp_p
     (curve,) = [line for line in acc_ax.get_lines() if line.get_gid() == "curve"]
     assert list(curve.get_ydata()) == pytest.approx([0.80, 0.91])
     labels = [t.get_text() for t in acc_ax.get_legend().get_texts()]
-    assert labels == ["budget curve (fitted LR, envelope)", "warmuplr@s0 (warmuplr, 1 seed)",
+    assert labels == ["budget curve (fitted LR, convex hull)", "warmuplr@s0 (warmuplr, 1 seed)",
                       "e2h@s0 (fitted linear, 1 seed)"]  # fmt: skip
     assert len(wall_ax.collections) == 4  # one marker per configuration
     assert (tmp_path / "frontier.png") in write_plots(lab, comparison, tmp_path)
