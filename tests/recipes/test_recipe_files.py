@@ -50,14 +50,13 @@ GRID.update({
     if name not in ("train_asr", "train_asr_ddp_recommended")
 })
 # budget baselines: full data for a share of the baseline's epochs, fitted schedule
-BUDGETS = {"train_asr_budget0.3": 0.3, "train_asr_budget0.5": 0.5, "train_asr_budget0.7": 0.7,
-           "train_asr_budget1.0": 1.0}
+BUDGETS = {f"train_asr_budget{b}": b for b in (0.3, 0.5, 0.7, 0.8, 0.9, 1.0)}
 GRID.update({name: ("none", None, "none", None, "full") for name in BUDGETS})
 # baseline max_epoch -> budget -> epochs, rounded half up (22.5 -> 23, 37.5 -> 38, 7.2 -> 7)
 BUDGET_EPOCHS = {
-    75: {0.3: 23, 0.5: 38, 0.7: 53, 1.0: 75},
-    30: {0.3: 9, 0.5: 15, 0.7: 21, 1.0: 30},
-    24: {0.3: 7, 0.5: 12, 0.7: 17, 1.0: 24},
+    75: {0.3: 23, 0.5: 38, 0.7: 53, 0.8: 60, 0.9: 68, 1.0: 75},
+    30: {0.3: 9, 0.5: 15, 0.7: 21, 0.8: 24, 0.9: 27, 1.0: 30},
+    24: {0.3: 7, 0.5: 12, 0.7: 17, 0.8: 19, 0.9: 22, 1.0: 24},
 }
 # the keys each variant adds to time_drop_conf besides drop_ratio, chunk_ms and its schedule
 EXTRA_DROP_KEYS = {

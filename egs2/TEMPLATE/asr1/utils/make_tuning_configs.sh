@@ -4,8 +4,9 @@
 # header comment, up to the first blank line, replaced) plus the variant's own keys. Schedules in
 # epochs scale with the baseline's max_epoch (drop warm-up 24% and anneal 16% of it, InfoBatch's
 # full-data anneal 12.5%). The SpecAugment variants are written only when the baseline has a
-# '# SpecAugment' block (its last block). The budget baselines, train_asr_budget<F>.yaml, are full
-# data for F of max_epoch (rounded half up) with the fitted schedule (lr_fit: linear: the baseline's
+# '# SpecAugment' block (its last block). The budget baselines, train_asr_budget<F>.yaml
+# (F = 0.3, 0.5, 0.7, 0.8, 0.9, 1.0: points near every candidate's audio), are full data for F of
+# max_epoch (rounded half up) with the fitted schedule (lr_fit: linear: the baseline's
 # warm-up, then a linear decay to 0 at the run's last optimizer step); every pruning or dropping
 # variant has an _lrfit twin on that schedule. After editing the baseline, rerun, from the recipe:
 #     utils/make_tuning_configs.sh [BASE_YAML [OUT_DIR]]      # defaults: conf/train_asr.yaml conf/tuning
@@ -219,7 +220,7 @@ budget() {
         fitted_lr
     } >"${out}/train_asr_budget$1.yaml"
 }
-for fraction in 0.3 0.5 0.7 1.0; do budget "${fraction}"; done
+for fraction in 0.3 0.5 0.7 0.8 0.9 1.0; do budget "${fraction}"; done
 
 # Every variant twice: on the baseline's schedule, then its _lrfit twin.
 for lrfit in false true; do
