@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from espnet_ddp.core.utterance_errors import read_tsv
+from espnet_ddp.report.decision_markdown import build_decision, render_decision
 from espnet_ddp.report.experiment import Experiment, load_experiment
 from espnet_ddp.report.markdown import (
     configuration_table,
@@ -210,6 +212,52 @@ def rebuild(root: Path, variants: Sequence[Variant], small: bool = False,
     lines += ["## The frontier over all seeds (seed means)", ""]
     if combined is None:
         lines += ["No saved run.", ""]
-    else:
-        lines += ["\n\n".join(frontier_tables(combined[0])), ""]
+        return "\n".join(lines) + "\n"
+    comparison, experiments = combined
+    lines += ["\n\n".join(frontier_tables(comparison)), ""]
+    dev = [t for t in comparison.test_sets.get("WER", []) if t.startswith("dev")]
+    test = [t for t in comparison.test_sets.get("WER", []) if t == "test_indomain"]
+    report = build_decision(experiments, comparison, dev or None, test or None)
+    lines += [render_decision(report).replace("## Intervals", "## All seeds: intervals", 1)]
+    lines += cross_check(root, list(seeds), names)
     return "\n".join(lines) + "\n"
+
+
+def cross_check(root: Path, seeds: Sequence[int], names: Sequence[str]) -> list[str]:
+    """CTC greedy against beam search on the dev utterances beam search reached: per variant,
+    both WERs over the same utterances and seeds (does the cheap search rank as the stock one?)."""
+    rows, sizes = [], set()
+    for name in names:
+        errs: dict[str, list[int]] = {"greedy": [0, 0], "beam": [0, 0]}
+        found = False
+        for seed in seeds:
+            exp = seed_dir(root, seed) / "exp" / name
+            beams = sorted(exp.glob("decode_beam*/dev/score_wer/per_utt.tsv"))
+            greedy = exp / "decode_ctc_greedy" / "dev" / "score_wer" / "per_utt.tsv"
+            if not beams or not greedy.is_file():
+                continue
+            beam_rows, greedy_rows = read_tsv(beams[-1]), read_tsv(greedy)
+            utts = [u for u in beam_rows if u in greedy_rows]
+            sizes.add(len(utts))
+            found = True
+            for key, table in (("beam", beam_rows), ("greedy", greedy_rows)):
+                errs[key][0] += sum(table[u].errors for u in utts)
+                errs[key][1] += sum(table[u].ref for u in utts)
+        if found:
+            g, b = (100 * e / max(n, 1) for e, n in (errs["greedy"], errs["beam"]))
+            rows.append(f"| {name} | {b:.2f} | {g:.2f} | {g - b:+.2f} |")
+    if not rows:
+        return []
+    return [
+        "## CTC greedy search against beam search (dev)",
+        "",
+        "| variant | WER beam search (%) | WER CTC greedy (%) | greedy - beam |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"On the dev utterances that beam search decoded ({'/'.join(map(str, sorted(sizes)))} per "
+        "seed), all seeds pooled. The decision above uses CTC greedy search on every utterance; "
+        "it stands for the stock search where the ranking of the variants is the same in both "
+        "columns.",
+        "",
+    ]
