@@ -3,8 +3,13 @@
 A schedule fitted to the run's budget (*Budgeted Training*, arXiv 1905.04753): the learning rate
 rises linearly to its peak over ``warmup_steps`` optimizer steps (the baseline's warm-up, as
 ESPnet's ``warmuplr`` does), then falls, linearly or as a half cosine, to exactly zero at the run's
-last optimizer step. The decay follows *training progress*, not a step count, so a config needs no
-step counts and a pruned run decays over its own, fewer steps. The ``j``-th optimizer step
+last optimizer step. ``wsd`` (warmup-stable-decay, Hägele et al., arXiv 2405.18392) instead holds
+the peak after the warm-up and decays linearly to zero over the last ``decay_share`` of the
+epochs (:func:`decay_start_epoch`, at least one): every run of a WSD family has the same learning
+rates until its decay begins, so a shorter budget can *branch* off a longer run's saved state at
+that epoch (:func:`branch_epoch`) and only train its decay. The decay follows *training
+progress*, not a step count, so a config needs no step counts and a pruned run decays over its
+own, fewer steps. The ``j``-th optimizer step
 (1-based) of epoch ``e``, which plans ``B_e`` steps, ends at progress
 
     p = (e - 1 + j / B_e) / E              (E = max_epoch)
@@ -39,19 +44,22 @@ optimizer: :mod:`espnet_ddp.espnet.fitted_lr` applies the factor.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from espnet_ddp.core.errors import ConfigError
-from espnet_ddp.core.validation import as_int, check_range
+from espnet_ddp.core.rounding import round_half_up
+from espnet_ddp.core.validation import as_float, as_int, check_range
 
-LR_FIT_DECAYS = ("none", "linear", "cosine")
+LR_FIT_DECAYS = ("none", "linear", "cosine", "wsd")
 MAX_WARMUP_SHARE = 0.25
 LR_FIT_OPTION = "--lr_fit"
 LR_FIT_CONF = "--lr_fit_conf"
-_CONF_KEYS = ("warmup_steps",)
+_CONF_KEYS = ("warmup_steps", "decay_share", "branch_budgets")
+DEFAULT_DECAY_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -59,18 +67,26 @@ class LRFitConfig:
     """``--lr_fit DECAY --lr_fit_conf warmup_steps=N``: which decay, and the warm-up length.
 
     ``warmup_steps`` None means "the baseline's": the glue fills it from ``--scheduler_conf``
-    before training (:meth:`with_warmup_steps`).
+    before training (:meth:`with_warmup_steps`). ``wsd`` takes ``decay_share`` (the last share of
+    the epochs that decays, in (0, 1); default 0.2) and ``branch_budgets`` (budgets in (0, 1)
+    whose branch states this run keeps, see :func:`branch_epoch`).
 
     >>> LRFitConfig.from_options("cosine", {"warmup_steps": 200})
-    LRFitConfig(decay='cosine', warmup_steps=200)
+    LRFitConfig(decay='cosine', warmup_steps=200, decay_share=None, branch_budgets=())
     >>> LRFitConfig.from_options("linear", {"warmup": 3})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     espnet_ddp.core.errors.ConfigError: --lr_fit_conf: unknown key(s) warmup; valid keys: ...
+    >>> LRFitConfig.from_options("wsd", {"decay_share": 1.0})
+    Traceback (most recent call last):
+    ...
+    espnet_ddp.core.errors.ConfigError: --lr_fit_conf decay_share=1.0: must be in (0, 1)
     """
 
     decay: str = "none"
     warmup_steps: int | None = None
+    decay_share: float | None = None
+    branch_budgets: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.decay, str) or self.decay not in LR_FIT_DECAYS:
@@ -81,6 +97,28 @@ class LRFitConfig:
             steps = as_int(LR_FIT_CONF, "warmup_steps", self.warmup_steps)
             check_range(LR_FIT_CONF, "warmup_steps", steps, 0)
             object.__setattr__(self, "warmup_steps", steps)
+        if self.decay != "wsd":
+            for key, unset in (("decay_share", None), ("branch_budgets", ())):
+                if getattr(self, key) not in (unset, [], None):
+                    raise ConfigError(f"{LR_FIT_CONF} {key}: only for {LR_FIT_OPTION} wsd, got "
+                                      f"{LR_FIT_OPTION} {self.decay}")  # fmt: skip
+            return
+        share = DEFAULT_DECAY_SHARE if self.decay_share is None else self.decay_share
+        share = as_float(LR_FIT_CONF, "decay_share", share)
+        check_range(LR_FIT_CONF, "decay_share", share, 0.0, 1.0, low_open=True, high_open=True)
+        object.__setattr__(self, "decay_share", share)
+        budgets = self.branch_budgets
+        if isinstance(budgets, int | float) and not isinstance(budgets, bool):
+            budgets = (budgets,)
+        if not isinstance(budgets, list | tuple):
+            raise ConfigError(f"{LR_FIT_CONF} branch_budgets={budgets!r}: a list of budgets")
+        values = []
+        for b in budgets:
+            b = as_float(LR_FIT_CONF, "branch_budgets", b)
+            check_range(LR_FIT_CONF, "branch_budgets", b, 0.0, 1.0, low_open=True,
+                        high_open=True)  # fmt: skip
+            values.append(b)
+        object.__setattr__(self, "branch_budgets", tuple(sorted(set(values))))
 
     @property
     def active(self) -> bool:
@@ -105,7 +143,36 @@ class LRFitConfig:
         """The same settings with the warm-up filled in (kept when already given)."""
         if self.warmup_steps is not None:
             return self
-        return LRFitConfig(self.decay, int(steps))
+        return dataclasses.replace(self, warmup_steps=int(steps))
+
+
+def decay_start_epoch(max_epoch: int, decay_share: float) -> int:
+    """The epoch after which a WSD run of ``max_epoch`` epochs decays: ``max_epoch`` minus its
+    decay epochs, ``decay_share x max_epoch`` rounded half up and at least 1.
+
+    >>> [decay_start_epoch(e, 0.2) for e in (1, 7, 12, 17, 19, 22, 24)]
+    [0, 6, 10, 14, 15, 18, 19]
+    """
+    return max_epoch - max(1, round_half_up(decay_share * max_epoch))
+
+
+def branch_epoch(max_epoch: int, budget_epochs: int, decay_share: float) -> int:
+    """The epoch of a ``max_epoch`` WSD run whose saved state a ``budget_epochs`` branch resumes
+    from: where the branch's own decay begins. Raises ``ConfigError`` when that lies in the
+    run's own decay (the branch would not share its learning rates) or before epoch 1.
+
+    >>> branch_epoch(24, 12, 0.2)
+    10
+    """
+    start = decay_start_epoch(budget_epochs, decay_share)
+    if not 1 <= start <= decay_start_epoch(max_epoch, decay_share):
+        raise ConfigError(
+            f"{LR_FIT_CONF} branch_budgets: a {budget_epochs}-epoch branch of a {max_epoch}-epoch "
+            f"run would start at epoch {start}, outside the run's constant phase (epochs 1-"
+            f"{decay_start_epoch(max_epoch, decay_share)}): choose a larger budget or a smaller "
+            "decay_share"
+        )
+    return start
 
 
 def decay_factor(decay: str, x: float) -> float:
@@ -188,6 +255,8 @@ class FittedSchedule:
         global_step = self.steps_before + step
         warmup = int(self.warmup if self.warmup is not None else self.config.warmup_steps or 0)
         p = self.progress(step)
+        if self.config.decay == "wsd":
+            return min(1.0 if global_step >= warmup else global_step / warmup, self._wsd(p))
         if global_step <= warmup:
             return global_step / warmup
         end = self.warmup_end_progress
@@ -196,6 +265,14 @@ class FittedSchedule:
         if end >= 1.0 or p >= 1.0:
             return 0.0
         return decay_factor(self.config.decay, (p - end) / (1.0 - end))
+
+    def _wsd(self, p: float) -> float:
+        """The WSD envelope at progress ``p``: 1, then linear to 0 over the decay epochs."""
+        start = decay_start_epoch(self.max_epoch, float(self.config.decay_share or 0.0))
+        begin = start / self.max_epoch
+        if p <= begin:
+            return 1.0
+        return max(0.0, 1.0 - (p - begin) / (1.0 - begin))
 
     def state_dict(self) -> dict[str, Any]:
         return {

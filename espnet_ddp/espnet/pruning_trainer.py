@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
 from espnet2.train.trainer import Trainer
 
+from espnet_ddp.espnet.checkpoint_io import (
+    atomic_torch_saves,
+    check_resumable,
+    ensure_epoch_model,
+    keep_branch_states,
+)
 from espnet_ddp.espnet.compat import full_checkpoint_load, resume_needs_full_load
 from espnet_ddp.espnet.fitted_lr import FittedLRScheduler
 from espnet_ddp.espnet.frame_drop import FrameDropHook
 from espnet_ddp.espnet.loss_capture import PerUtteranceLossCapture
 from espnet_ddp.espnet.lr_stretch import StretchedBatchScheduler
 from espnet_ddp.espnet.pruned_iter_factory import PlannedEpochIterator, PrunedIterFactory
+
+
+def is_rank_zero() -> bool:
+    """True unless this process is a rank other than 0 of an initialized process group."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 class _EpochBatches:
@@ -82,29 +96,37 @@ class PruningTrainer(Trainer):
         distributed_option,
     ) -> None:
         """ESPnet's ``run``, with the schedulers replaced first under ``--lr_fit`` (so the
-        checkpoint saves and restores the fitted scheduler's state)."""
-        super().run(
-            model=model,
-            optimizers=optimizers,
-            schedulers=fitted_schedulers(
-                optimizers, schedulers, train_iter_factory, int(trainer_options.max_epoch)
-            ),
-            train_iter_factory=train_iter_factory,
-            valid_iter_factory=valid_iter_factory,
-            plot_attention_iter_factory=plot_attention_iter_factory,
-            trainer_options=trainer_options,
-            distributed_option=distributed_option,
-        )
+        checkpoint saves and restores the fitted scheduler's state), and every checkpoint and
+        model file written atomically (:mod:`espnet_ddp.espnet.checkpoint_io`)."""
+        with atomic_torch_saves(trainer_options.output_dir):
+            super().run(
+                model=model,
+                optimizers=optimizers,
+                schedulers=fitted_schedulers(
+                    optimizers, schedulers, train_iter_factory, int(trainer_options.max_epoch)
+                ),
+                train_iter_factory=train_iter_factory,
+                valid_iter_factory=valid_iter_factory,
+                plot_attention_iter_factory=plot_attention_iter_factory,
+                trainer_options=trainer_options,
+                distributed_option=distributed_option,
+            )
 
     @staticmethod
-    def resume(*args, **kwargs) -> None:
-        """ESPnet's ``resume``; under ESPnet < 202506 its ``torch.load`` of the run's own
-        ``checkpoint.pth`` gets ``weights_only=False``, which torch >= 2.6 no longer defaults to
-        (the reporter's statistics hold numpy scalars)."""
+    def resume(checkpoint, model, reporter, *args, **kwargs) -> None:
+        """ESPnet's ``resume``, after checking that the files it and the end of training need
+        are whole, and completing the checkpoint epoch's model file if a kill cut it off. Under
+        ESPnet < 202506 its ``torch.load`` of the run's own ``checkpoint.pth`` gets
+        ``weights_only=False``, which torch >= 2.6 no longer defaults to (the reporter's
+        statistics hold numpy scalars)."""
+        check_resumable(checkpoint)
         if not resume_needs_full_load():
-            return Trainer.resume(*args, **kwargs)
-        with full_checkpoint_load():
-            return Trainer.resume(*args, **kwargs)
+            Trainer.resume(checkpoint, model, reporter, *args, **kwargs)
+        else:
+            with full_checkpoint_load():
+                Trainer.resume(checkpoint, model, reporter, *args, **kwargs)
+        if is_rank_zero():
+            ensure_epoch_model(Path(checkpoint).parent, reporter.get_epoch(), model)
 
     @classmethod
     def train_one_epoch(cls, model, iterator, optimizers, schedulers, scaler, reporter, **kwargs):
@@ -119,6 +141,10 @@ class PruningTrainer(Trainer):
                 **kwargs,
             )
         plan, run = iterator.plan, iterator.run
+        options = kwargs.get("options")
+        if options is not None and is_rank_zero():
+            keep_branch_states(run.options.lr_fit, Path(options.output_dir), plan.epoch,
+                               int(options.max_epoch))  # fmt: skip
         core = model.module if hasattr(model, "module") else model
         capture = PerUtteranceLossCapture(core)
         capture.attach(weights=plan.selection.weights)

@@ -13,6 +13,8 @@ from espnet2.train.distributed_utils import DistributedOption
 from espnet2.train.trainer import Trainer
 
 from espnet_ddp.core.errors import ConfigError
+from espnet_ddp.core.lr_fit import branch_epoch
+from espnet_ddp.core.rounding import round_half_up
 from espnet_ddp.espnet.compat import build_training_dataset, min_batch_size
 from espnet_ddp.espnet.ctc_floor import ctc_floors, preprocessor_tokenizer
 from espnet_ddp.espnet.distributed import RankInfo
@@ -28,6 +30,7 @@ from espnet_ddp.espnet.options import (
 from espnet_ddp.espnet.pruned_iter_factory import PrunedIterFactory
 from espnet_ddp.espnet.pruning_run import DataPruningRun, FrontendFrames
 from espnet_ddp.espnet.pruning_trainer import PruningTrainer
+from espnet_ddp.espnet.resume_check import check_resume_settings
 from espnet_ddp.espnet.time_drop_preprocessor import TimeDropPreprocessor
 
 
@@ -161,6 +164,7 @@ def check_plugin_args(args: argparse.Namespace) -> None:
         return
     options = plugin_options_from_args(args)
     record_seeds(args)
+    check_resume_settings(args)
     if getattr(args, "use_deepspeed", False) and options.active:
         given = [
             f"--{name} {getattr(args, name)}"
@@ -177,6 +181,10 @@ def check_plugin_args(args: argparse.Namespace) -> None:
             "--data_pruning/--time_drop need --iterator_type sequence, --multiple_iterator false "
             "and no --num_iters_per_epoch (an epoch must be one pass over the kept utterances)"
         )
+    if options.lr_fit.decay == "wsd":
+        for budget in options.lr_fit.branch_budgets:  # each branch starts in the constant phase
+            epochs = max(1, round_half_up(budget * args.max_epoch))
+            branch_epoch(args.max_epoch, epochs, float(options.lr_fit.decay_share or 0.0))
     if options.lr_fit.active:
         if not uses_plugin_iterator(args):
             raise ConfigError(
