@@ -6,23 +6,24 @@ per-unit costs (:class:`Costs`), and for refusing a plan whose total exceeds the
 command (:data:`CAP_SECONDS`). Not responsible for measuring the costs: each GPU run writes the
 phases' real seconds into its ``run.json``, and the constants below are to be corrected from it.
 
-The costs (one H200, 16 CPU cores), and where each comes from:
+The costs (one H200, 16 CPU cores), measured by the first GPU sweep (2026-12-04, seed 0:
+``bench/gpu/results/sweep/seed0/run.json``) unless said otherwise:
 
-- ``install``: a venv on the system's packages and ~40 wheels with ``--no-deps``, espeak-ng and
-  flite unpacked: ~40 s (the 2026-11-28 GPU run installed the same way);
-- ``synth_cpu``: 0.09 CPU-s per utterance (espeak-ng/flite, resampling, flac), on every core;
-- ``import_s``: importing ``espnet2.tasks.asr`` costs ~28 s there (DESIGN.md section 5); 35 s
-  when all processes import at once;
-- ``stats_per_utt``: ESPnet's statistics stage reads every train and dev file once: 0.02 CPU-s
-  each, on ``nj - 1`` loader workers;
-- ``step_gpu``: one optimizer step of the ~5 M-parameter conformer is launch-bound, ~15 ms of
-  kernels; concurrent processes share the GPU by time-slicing, so the GPU serializes the steps
-  of every run, plus ``switching`` (25%) for the context switches;
+- ``install``: the carried wheels into a folder on PYTHONPATH and espeak-ng/flite unpacked: 12 s
+  (everything before Python started);
+- ``synth_cpu``: 0.035 CPU-s per utterance (4,600 utterances synthesized in about 10 s on 16
+  cores); ``stats_per_utt`` and ``import_s``: ESPnet's statistics stage took 28 s, mostly the
+  import of ``espnet2.tasks.asr`` (about 28 s there, DESIGN.md section 5; ``import_s`` 35 s when
+  many processes import at once);
+- ``step_gpu`` and ``switching``: 11 trainings at once kept the GPU 99% busy for 354 s and took
+  5,900 optimizer steps: 60 ms of GPU time per step of the ~5 M-parameter conformer, serialized
+  across the processes (time-slicing, not overlap): 47 ms x (1 + 25%);
 - ``step_cpu`` and ``epoch_overhead``: one run's own path, ~50 ms of Python a step and ~2 s an
-  epoch for validation and checkpoints; training lasts the longer of the serialized GPU work
-  and the longest run's own path;
-- ``decode_utt``: 0.15 s per utterance and model (beam 5 over ~50 characters, ~3 ms a step);
-  ``nj`` worker processes (at most 16) decode at once.
+  epoch for validation and checkpoints (estimates; the serialized GPU work dominates);
+- ``decode_utt``: CTC greedy search in batches, 5 ms per utterance and model (an estimate from
+  the CPU: one padded forward of the encoder per 200 s of audio); ESPnet's joint beam search ran
+  at about 2 s per utterance and model per worker with 16 workers sharing the GPU, so it is only
+  a cross-check on dev for the time left (not in the estimate).
 
 >>> from gpu.plan import SMALL
 >>> phases = estimate(SMALL.replace(num_test=3), run_epochs=[3.0, 2.1], workers=2, cores=16)
@@ -48,15 +49,15 @@ MEAN_UTT_SECONDS = 2.5  # the synthesized corpus's mean utterance (DESIGN.md sec
 class Costs:
     """Per-unit costs on the GPU machine (see the module's list)."""
 
-    install: float = 40.0
-    synth_cpu: float = 0.09
+    install: float = 12.0
+    synth_cpu: float = 0.035
     import_s: float = 35.0
     stats_per_utt: float = 0.02
-    step_gpu: float = 0.015
+    step_gpu: float = 0.047
     switching: float = 0.25
     step_cpu: float = 0.05
     epoch_overhead: float = 2.0
-    decode_utt: float = 0.15
+    decode_utt: float = 0.005
     report: float = 10.0
 
 
@@ -87,7 +88,7 @@ def estimate(
     gpu = sum(run_epochs) * spe * costs.step_gpu * (1 + costs.switching)
     longest = max(run_epochs, default=0.0)
     path = longest * spe * costs.step_cpu + plan.epochs * costs.epoch_overhead
-    decode_work = decode_items(plan) * len(run_epochs) * costs.decode_utt / max(1, min(workers, 16))
+    decode_work = decode_items(plan) * len(run_epochs) * costs.decode_utt
     return {
         "install": costs.install,
         "synthesis": synth_utts * costs.synth_cpu / cores,

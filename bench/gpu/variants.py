@@ -54,8 +54,9 @@ class Variant:
     label: str
     data_pruning: tuple[str, Mapping[str, Any]] = ("none", {})
     time_drop: tuple[str, Mapping[str, Any]] = ("none", {})
-    lr_fit: str = "none"  # none: the config's scheduler (warmuplr); linear | cosine: fitted
+    lr_fit: str = "none"  # none: the config's scheduler (warmuplr); linear | cosine | wsd: fitted
     budget: float | None = None  # share of the plan's epochs (budget_config's rounding)
+    lr_fit_conf: tuple[tuple[str, Any], ...] = ()  # --lr_fit_conf key=value pairs
 
     @property
     def is_full_data(self) -> bool:
@@ -96,6 +97,8 @@ class Variant:
                 out += [f"--{option}_conf", f"{key}={_yaml(value)}"]
         if opts["lr_fit"] != "none":
             out += ["--lr_fit", opts["lr_fit"]]
+        for key, value in self.lr_fit_conf:
+            out += ["--lr_fit_conf", f"{key}={_yaml(value)}"]
         return out
 
     def check(self, max_epoch: int, config: Mapping[str, Any]) -> None:
@@ -107,7 +110,7 @@ class Variant:
         from espnet_ddp.espnet.options import plugin_options_from_args
 
         options = {**self.options(max_epoch), "max_epoch": self.epochs(max_epoch)}
-        args = argparse.Namespace(**{**config, "lr_fit_conf": {}, **options})
+        args = argparse.Namespace(**{**config, "lr_fit_conf": dict(self.lr_fit_conf), **options})
         try:
             plugin_options_from_args(args)
         except ConfigError as err:
@@ -115,9 +118,11 @@ class Variant:
 
 
 def _yaml(value: Any) -> str:
-    """A value as NestedDictAction reads it back (YAML): ``true``, ``0.3``, ``energy``."""
+    """A value as NestedDictAction reads it back (YAML): ``true``, ``0.3``, ``[0.3,0.5]``."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_yaml(v) for v in value) + "]"
     return str(value)
 
 
