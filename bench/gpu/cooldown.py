@@ -122,7 +122,7 @@ def report(cooldown_root: Path, lab_root: Path, max_epoch: int,
         name = branch_name(budget) if budget < 1 else WSD.name
         cells, used = [], set()
         for t in sets:
-            separate = _per_seed(lab_root, f"budget{budget:g}", t)
+            separate = _per_seed(lab_root, f"budget{budget}", t)  # the sweep's folder names
             branch = _per_seed(cooldown_root, name, t)
             common = sorted(set(separate) & set(branch))
             used |= set(common)
