@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import mean
 
+WIDE_SPAN = 0.2  # a ratio read across more than this share of the full budget is marked wide
+
 
 @dataclass(frozen=True)
 class CurvePoint:

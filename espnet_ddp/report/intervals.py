@@ -25,7 +25,7 @@ from espnet_ddp.core.bootstrap import Interval, paired_bootstrap
 from espnet_ddp.core.decision import DEFAULT_MARGIN, Candidate, Decision, decide
 from espnet_ddp.core.utterance_errors import FILE_NAME, read_tsv
 from espnet_ddp.report.experiment import Experiment
-from espnet_ddp.report.frontier import Curve
+from espnet_ddp.report.frontier import WIDE_SPAN, Curve
 from espnet_ddp.report.frontier_table import (
     CURVE,
     FULL_OTHER,
@@ -36,7 +36,6 @@ from espnet_ddp.report.frontier_table import (
 )
 
 _TRN = re.compile(r"^(?P<tokens>.*)\((?P<id>[^()]*)\)\s*$")
-WIDE_SPAN = 0.2  # a ratio interpolated across more than this share of the full budget is wide
 
 
 def utterance_errors(exp: Experiment, test_set: str) -> dict[str, tuple[int, int]] | None:

@@ -5,6 +5,7 @@ Responsible for headers, number formats and notes; the numbers come from ``table
 
 from __future__ import annotations
 
+from espnet_ddp.report.frontier import WIDE_SPAN
 from espnet_ddp.report.frontier_table import CURVE, Frontier
 from espnet_ddp.report.table import Comparison, Row
 
@@ -113,15 +114,26 @@ def configuration_table(frontier: Frontier) -> tuple[list[str], list[list[str]]]
     headers += [f"WER {t}" for t in test_sets] + [f"frontier ratio (WER {t})" for t in test_sets]
     headers.append("wall time")
     cells = []
+    full = max((p.audio_hours for p in frontier.acc_curve.points), default=None)
+
+    def ratio_cell(curve, value, ratio, outside) -> str:
+        text = format_ratio(ratio, outside)
+        span = None if curve is None or value is None else curve.span_used(value)
+        if ratio is not None and span is not None and full and span > WIDE_SPAN * full:
+            text += " (wide)"
+        return text
+
     for c in frontier.configurations:
         on_curve = c.kind == CURVE
         line = [c.label, c.kind, c.schedule, str(c.seeds), _number(c.audio_hours, ".3f"),
                 _number(c.valid_acc, ".4f"),
-                "on the curve" if on_curve else format_ratio(c.acc_ratio, c.acc_outside)]
+                "on the curve" if on_curve else ratio_cell(
+                    frontier.acc_curve, c.valid_acc, c.acc_ratio, c.acc_outside)]  # fmt: skip
         line += [_number(c.wer.get(t), ".2f") for t in test_sets]
         line += [
             "on the curve" if on_curve
-            else format_ratio(c.wer_ratio.get(t), c.wer_outside.get(t))
+            else ratio_cell(frontier.wer_curves.get(t), c.wer.get(t), c.wer_ratio.get(t),
+                            c.wer_outside.get(t))  # fmt: skip
             for t in test_sets
         ]
         line.append(format_seconds(c.wall_seconds))
@@ -134,7 +146,8 @@ def frontier_sentence(frontier: Frontier) -> str:
         "The curve: end points of the full-data runs on the fitted LR schedule (seeds averaged), "
         "joined as their convex hull (the curve most favourable to full data: a budget worse "
         "than the line through its neighbours never adds audio), linear in audio fed between "
-        "its vertices; `envelope` is the curve's value at a point's audio. Frontier "
+        "its vertices; `envelope` is the curve's value at a point's audio; a ratio marked (wide) "
+        "is read across more than 0.2 of the full budget, between measured points. Frontier "
         "ratio = audio the curve needs to reach a run's final valid accuracy (or WER) / audio "
         "the run fed; above 1, the run beat training full data for less. Outside the curve's "
         "range: not bracketed (no extrapolation). Full data on other schedules (warmuplr) is a "
