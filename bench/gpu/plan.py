@@ -18,19 +18,8 @@ import dataclasses
 
 CONFIG = """\
 # Conformer encoder ({blocks}x{dim}), transformer decoder ({dec_blocks}x{dec_ffn}), CTC/attention.
-frontend_conf: {{n_fft: 512, hop_length: 160, win_length: 400}}
-specaug: specaug
-specaug_conf:
-    apply_time_warp: true
-    time_warp_window: 5
-    time_warp_mode: bicubic
-    apply_freq_mask: true
-    freq_mask_width_range: [0, 27]
-    num_freq_mask: 2
-    apply_time_mask: true
-    time_mask_width_ratio_range: [0.0, 0.05]
-    num_time_mask: 5
-encoder: conformer
+frontend_conf: {{n_fft: 512, hop_length: 160, win_length: 400{mels}}}
+{specaug_block}encoder: conformer
 encoder_conf:
     output_size: {dim}
     attention_heads: {heads}
@@ -79,6 +68,21 @@ keep_nbest_models: {nbest}
 """
 
 
+SPECAUG = """\
+specaug: specaug
+specaug_conf:
+    apply_time_warp: true
+    time_warp_window: 5
+    time_warp_mode: bicubic
+    apply_freq_mask: true
+    freq_mask_width_range: [0, 27]
+    num_freq_mask: 2
+    apply_time_mask: true
+    time_mask_width_ratio_range: [0.0, 0.05]
+    num_time_mask: 5
+"""
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """Sizes of one benchmark run."""
@@ -109,10 +113,14 @@ class Plan:
     num_test_indomain: int = 0  # test_indomain: training voices, held-out sentences
     heldout_sets: tuple[str, ...] = ("test_espeak", "test_flite")  # num_test each
     beam_utts: int = 0  # beam-search cross-check: the first N dev utterances (0: until deadline)
+    specaug: bool = True  # SpecAugment (the LibriSpeech recipes'); off: the mini recipe's model
+    n_mels: int = 80
 
     def config(self) -> str:
         """The training YAML (``config.yaml`` of the run's output folder)."""
-        return CONFIG.format(**dataclasses.asdict(self))
+        specaug = SPECAUG if self.specaug else ""
+        mels = "" if self.n_mels == 80 else f", n_mels: {self.n_mels}"  # 80: ESPnet's default
+        return CONFIG.format(**dataclasses.asdict(self), specaug_block=specaug, mels=mels)
 
     def replace(self, **changes: object) -> Plan:
         """A copy with ``changes``; None values are ignored (unset command-line overrides)."""
