@@ -138,8 +138,8 @@ def build_corpus(
     ``config`` is the training YAML: the statistics need its model and frontend. Test sets:
     ``test_indomain`` (training voices, held-out sentences) with ``num_test_indomain`` utterances,
     first, then the held-out-voice sets ``heldout_sets`` (default: all) with ``num_test`` each.
-    Reuses everything already written for the same sizes (a ``corpus.json`` stamp records them);
-    all benchmarks use the same frontend, so the statistics are shared.
+    Reuses everything already written for the same sizes (a ``corpus.json`` stamp records them,
+    with the frontend the statistics were collected for: another frontend collects them again).
     """
     from espnet_ddp.tools import synth_corpus, token_list
 
@@ -152,8 +152,14 @@ def build_corpus(
         tuple(heldout) if num_test > 0 else ()
     )
     corpus = Corpus(root, test_sets)
-    if stamp.exists() and json.loads(stamp.read_text()) == want:
-        return corpus
+    frontend = frontend_of(config)
+    if stamp.exists():
+        have = json.loads(stamp.read_text())
+        if {k: v for k, v in have.items() if k != "frontend"} == want:
+            if have.get("frontend") != frontend:  # the same audio, other features: new stats
+                collect_stats(corpus, config, nj=nj)
+                stamp.write_text(json.dumps({**want, "frontend": frontend}))
+            return corpus
     for stale in ("data", "stats", "token_list"):
         shutil.rmtree(root / stale, ignore_errors=True)
     log(f"synthesizing {num_train}/{num_dev}/{num_test} utterances into {root}")
@@ -171,8 +177,16 @@ def build_corpus(
                         str(root / "token_list")]) != 0:  # fmt: skip
         raise RuntimeError("token_list failed")
     collect_stats(corpus, config, nj=nj)
-    stamp.write_text(json.dumps(want))
+    stamp.write_text(json.dumps({**want, "frontend": frontend}))
     return corpus
+
+
+def frontend_of(config: Path) -> dict:
+    """What the statistics depend on besides the audio: the training YAML's frontend."""
+    import yaml
+
+    conf = yaml.safe_load(config.read_text()) or {}
+    return {"frontend": conf.get("frontend", "default"), "conf": conf.get("frontend_conf") or {}}
 
 
 class CorpusPlan(Protocol):

@@ -136,3 +136,26 @@ def test_cpu_benchmarks_share_one_corpus_per_size(tmp_path, built):
         (root, {**sizes, "nj": 2, "config": config}),
         (root, {**sizes, "nj": 5, "config": tmp_path / "b" / "config.yaml"}),
     ]
+
+
+def test_another_frontend_collects_the_statistics_again_but_keeps_the_audio(
+    tmp_path, monkeypatch
+):
+    from espnet_ddp.tools import synth_corpus, token_list
+
+    calls: list[str] = []
+    monkeypatch.setattr(synth_corpus, "main", lambda argv: calls.append("synth") or 0)
+    monkeypatch.setattr(token_list, "main", lambda argv: calls.append("tokens") or 0)
+    monkeypatch.setattr(common, "collect_stats", lambda c, config, nj: calls.append("stats"))
+    config = tmp_path / "config.yaml"
+    sizes = {"num_train": 4, "num_dev": 2, "num_test": 0, "nj": 1, "config": config}
+    config.write_text("frontend_conf: {n_fft: 512}\n")
+    (tmp_path / "c").mkdir()  # synthesis (stubbed here) would make it
+    common.build_corpus(tmp_path / "c", **sizes)
+    common.build_corpus(tmp_path / "c", **sizes)  # the same: nothing again
+    assert calls == ["synth", "tokens", "stats"]
+    config.write_text("frontend_conf: {n_fft: 512, n_mels: 40}\n")
+    common.build_corpus(tmp_path / "c", **sizes)
+    assert calls == ["synth", "tokens", "stats", "stats"]
+    stamp = json.loads((tmp_path / "c" / "corpus.json").read_text())
+    assert stamp["frontend"]["conf"] == {"n_fft": 512, "n_mels": 40}
