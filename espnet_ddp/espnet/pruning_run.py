@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from espnet_ddp.core.atomic_io import write_bytes_atomic, write_json_atomic
+from espnet_ddp.core.atomic_io import (
+    remove_stale_temporaries,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from espnet_ddp.core.epoch_arrays import EpochArrays, write_ids_file
+from espnet_ddp.core.epoch_digests import record_digest
 from espnet_ddp.core.score_table import ScoreTable
 from espnet_ddp.core.scoring import utterance_scores_array
 from espnet_ddp.core.selection import EpochSelection, select_scored
@@ -135,8 +140,12 @@ class DataPruningRun:
     last two kept, reloaded on ``--resume``, sent by rank 0 to every rank), the per-epoch record
     (``epoch<N>.json`` statistics + ``epoch<N>.npz`` per-utterance arrays, see
     :mod:`espnet_ddp.core.epoch_arrays`), and the check, before an epoch's first batch, that
-    all ranks planned the same data. Everything per utterance is a numpy array over the sorted
-    ids of the shape files. Not responsible for: capturing losses (the trainer's hooks),
+    all ranks planned the same data (``rank<R>.digests``, one line per epoch, see
+    :mod:`espnet_ddp.core.epoch_digests`). Every file is written atomically; the temporaries
+    that a killed run left in ``data_pruning/`` are removed when the next run starts there
+    (rank 0 removes those of every file but the other ranks' digest files; rank R those of its
+    own). Everything per utterance is a numpy array over the sorted ids of the shape files.
+    Not responsible for: capturing losses (the trainer's hooks),
     loading audio (ESPnet's dataset) or the selection rules themselves (the core).
     """
 
@@ -187,6 +196,27 @@ class DataPruningRun:
         self.frames = frames
         if options.time_drop.mode == "frames" and frames is None:
             raise ValueError("--time_drop frames needs the frontend's framing")
+        self._remove_stale_temporaries()
+
+    def _digest_file(self) -> Path:
+        """This rank's ``rank<R>.digests``."""
+        return self.record_dir / f"rank{self.ranks.rank}.digests"
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove what a killed run's atomic writes left in ``data_pruning/``: rank 0 writes
+        every file there but the other ranks' digest files, rank R only its own."""
+        own = self._digest_file().name
+
+        def mine(name: str) -> bool:
+            other_rank = name.startswith("rank") and name.endswith(".digests") and name != own
+            return name == own or (self.ranks.is_main and not other_rank)
+
+        stale = remove_stale_temporaries(self.record_dir, mine)
+        if stale:
+            logging.warning(
+                f"espnet_ddp: removed {len(stale)} unfinished write(s) of a killed run in "
+                f"{self.record_dir}: {', '.join(p.name for p in stale)}"
+            )
 
     def _empty_table(self) -> ScoreTable:
         return ScoreTable(ema=self.options.pruning.ema, utt_ids=self.utt_ids)
@@ -252,7 +282,7 @@ class DataPruningRun:
         """
         t0 = time.perf_counter()
         digests = gather_objects(plan.digest, self.ranks)
-        self._append_digest(plan.epoch, plan.selection_digest)
+        self._record_digest(plan.epoch, plan.selection_digest)
         differ = [r for r, d in enumerate(digests) if d != digests[0]]
         if differ:
             raise RuntimeError(
@@ -471,10 +501,24 @@ class DataPruningRun:
         write_bytes_atomic(self.record_dir / name, arrays.to_bytes())
         record.update(utterances=name, utterance_ids=self._ids_file)
 
-    def _append_digest(self, epoch: int, digest: str) -> None:
-        self.record_dir.mkdir(parents=True, exist_ok=True)
-        with (self.record_dir / f"rank{self.ranks.rank}.digests").open("a") as f:
-            f.write(f"{epoch} {digest}\n")
+    def _record_digest(self, epoch: int, digest: str) -> None:
+        """This epoch's line of ``rank<R>.digests`` (one per epoch, the latest plan wins)."""
+        path = self._digest_file()
+        change = record_digest(path, epoch, digest)
+        if change.replaced is not None:
+            logging.warning(
+                f"espnet_ddp: {path}: epoch {epoch} was recorded with selection digest "
+                f"{change.replaced[:12]} and is now planned as {digest[:12]}: it selects other "
+                "data than when it was planned before (the run was started again, or its shape "
+                "files or score table changed); the new digest replaces the old one"
+            )
+        if change.dropped_epochs:
+            logging.info(
+                f"espnet_ddp: {path}: dropped the lines of epoch(s) {change.dropped_epochs}, "
+                f"planned by an earlier run after epoch {epoch}"
+            )
+        if change.malformed:
+            logging.warning(f"espnet_ddp: {path}: dropped malformed line(s) {change.malformed}")
 
     def _drop_record(self, plan: EpochPlan, parts: Sequence[CapturedLosses]) -> dict:
         cfg = self.options.time_drop

@@ -1,8 +1,11 @@
 """Stage 3: writes the audio of a ``wav.scp`` as mono audio at one sampling rate, and its lengths.
 
 Reads each entry (file or ``cmd |`` pipe), averages channels, resamples to ``--fs`` and writes
-16-bit PCM flac or wav: one file per utterance (``<audio_dir>/<utt>.<format>``; a file that is
-already there is reused, so the stage can be rerun), or, for ``flac.ark`` / ``wav.ark``, one
+16-bit PCM flac or wav: one file per utterance (``<audio_dir>/<utt>.<format>``, written through a
+temporary file and a rename; a file that is already there is reused when its source has not changed
+since it was formatted: same entry, rate, size and modification time, see
+:mod:`espnet_ddp.tools.source_stamps`; otherwise it is formatted again, and a source file that is
+gone stops the job naming the utterance and the file), or, for ``flac.ark`` / ``wav.ark``, one
 ``<audio_dir>/data_wav.ark`` in kaldiio's extended ark layout, the one ESPnet's format_wav_scp.py
 writes and ESPnet's ``kaldi_ark`` data type reads. Writes a new ``wav.scp`` pointing at the audio
 and ``utt2num_samples``. With ``--segments`` (Kaldi's ``<utt> <recording> <start> <end>``, seconds;
@@ -23,8 +26,10 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from espnet_ddp.tools.audio_check import describe
 from espnet_ddp.tools.audio_io import read_audio, resample, to_mono
 from espnet_ddp.tools.datadir import read_kv, write_kv
+from espnet_ddp.tools.source_stamps import read_stamps, source_stamp, write_stamps
 
 FORMATS = {"flac": "FLAC", "wav": "WAV"}
 AUDIO_FORMATS = ["flac", "wav", "flac.ark", "wav.ark"]
@@ -57,7 +62,7 @@ def utterances(scp: str, segments: str | None) -> Iterator[tuple[str, str, np.nd
             try:
                 x, sr = read_audio(entry)
             except Exception as e:  # noqa: BLE001 - name the utterance whatever went wrong
-                raise RuntimeError(f"utterance {utt}: cannot read {entry!r}: {e}") from e
+                raise RuntimeError(f"utterance {utt}: cannot read {entry!r}: {describe(e)}") from e
             yield utt, entry, to_mono(x), sr
         return
     segs = read_segments(segments)
@@ -69,7 +74,8 @@ def utterances(scp: str, segments: str | None) -> Iterator[tuple[str, str, np.nd
             try:
                 x, sr = read_audio(wav[rec])
             except Exception as e:  # noqa: BLE001
-                raise RuntimeError(f"recording {rec}: cannot read {wav[rec]!r}: {e}") from e
+                why = describe(e)
+                raise RuntimeError(f"recording {rec}: cannot read {wav[rec]!r}: {why}") from e
             cache = (rec, to_mono(x), sr)
         yield utt, wav[rec], cut(cache[1], cache[2], start, end), cache[2]
 
@@ -84,18 +90,72 @@ def resampled(scp: str, segments: str | None, fs: int) -> Iterator[tuple[str, np
         yield utt, x
 
 
-def format_one(utt: str, entry: str, out: Path, fs: int) -> int:
-    """Writes one utterance; returns its number of samples."""
-    if out.is_file():
+def write_audio(out: Path, x: np.ndarray, fs: int) -> None:
+    """16-bit ``out`` (flac or wav, by its suffix) through a temporary sibling and a rename."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    soundfile.write(str(tmp), x, fs, subtype="PCM_16", format=FORMATS[out.suffix[1:]])
+    tmp.replace(out)
+
+
+def remove_unfinished(audio_dir: Path) -> None:
+    """The temporaries of :func:`write_audio` that a killed job left."""
+    for p in audio_dir.glob(".*.tmp"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+
+
+def format_one(utt: str, entry: str, out: Path, fs: int, reuse: bool = False) -> int:
+    """Writes one utterance (``reuse``: keeps ``out`` when it is there); returns its number of
+    samples."""
+    if reuse and out.is_file():
         return soundfile.info(str(out)).frames
     x, sr = read_audio(entry)
     x = resample(to_mono(x), sr, fs)
     if x.size == 0:
         raise ValueError("no samples")
-    tmp = out.with_name(out.stem + ".tmp" + out.suffix)
-    soundfile.write(str(tmp), x, fs, subtype="PCM_16", format=FORMATS[out.suffix[1:]])
-    tmp.replace(out)
+    write_audio(out, x, fs)
     return int(x.shape[0])
+
+
+def format_files(scp: str, audio_dir: Path, fs: int, fmt: str) -> tuple[dict, dict]:
+    """Per-utterance files of ``scp`` (see the module): (wav.scp, utt2num_samples) as dicts;
+    ``RuntimeError`` names the utterance that failed. The stamps of what was formatted (or
+    found unchanged) are recorded even then, so a rerun reuses it."""
+    old = read_stamps(audio_dir)
+    stamps = dict(old)
+    wav, lengths, again = {}, {}, []
+    try:
+        for utt, entry in read_kv(scp).items():
+            out = (audio_dir / f"{utt}.{fmt}").resolve()
+            stamps.pop(out.name, None)
+            try:
+                stamp = source_stamp(entry, fs)
+            except FileNotFoundError:
+                earlier = f"; its copy formatted earlier, {out}, is not reused"
+                earlier = earlier if out.is_file() else ""
+                raise RuntimeError(
+                    f"utterance {utt}: source audio file {entry} is gone{earlier} (restore it, or "
+                    "remove the utterance from the data directory)"
+                ) from None
+            reuse = old.get(out.name) == stamp
+            if out.is_file() and not reuse and out.name in old:
+                again.append(utt)
+            try:
+                lengths[utt] = str(format_one(utt, entry, out, fs, reuse))
+            except Exception as e:  # noqa: BLE001 - name the utterance whatever went wrong
+                why = describe(e)
+                raise RuntimeError(f"utterance {utt}: cannot format {entry!r}: {why}") from e
+            wav[utt], stamps[out.name] = str(out), stamp
+    finally:
+        write_stamps(audio_dir, stamps)
+        if again:
+            print(
+                f"format_audio: formatted {len(again)} utterance(s) again, their source changed "
+                f"since they were formatted: {', '.join(again[:10])}"
+                + (f", ... and {len(again) - 10} more" if len(again) > 10 else ""),
+                file=sys.stderr,
+            )
+    return wav, lengths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,27 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     args.audio_dir.mkdir(parents=True, exist_ok=True)
     if args.audio_format.endswith(".ark"):
         return write_ark(args)
+    remove_unfinished(args.audio_dir)
     wav, lengths = {}, {}
-    if args.segments is None:
-        # Per-utterance files, reused when present (no decoding needed).
-        for utt, entry in read_kv(args.scp).items():
-            out = (args.audio_dir / f"{utt}.{args.audio_format}").resolve()
-            try:
-                lengths[utt] = str(format_one(utt, entry, out, args.fs))
-            except Exception as e:  # noqa: BLE001 - name the utterance whatever went wrong
-                print(f"format_audio: utterance {utt}: cannot read {entry!r}: {e}", file=sys.stderr)
-                return 1
-            wav[utt] = str(out)
-    else:
-        try:
+    try:
+        if args.segments is None:
+            # Per-utterance files, reused when their source is unchanged (no decoding needed).
+            wav, lengths = format_files(args.scp, args.audio_dir, args.fs, args.audio_format)
+        else:
             for utt, x in resampled(args.scp, args.segments, args.fs):
                 out = (args.audio_dir / f"{utt}.{args.audio_format}").resolve()
-                soundfile.write(str(out), x, args.fs, subtype="PCM_16",
-                                format=FORMATS[args.audio_format])  # fmt: skip
+                write_audio(out, x, args.fs)
                 wav[utt], lengths[utt] = str(out), str(x.shape[0])
-        except (RuntimeError, ValueError) as e:
-            print(f"format_audio: {e}", file=sys.stderr)
-            return 1
+    except (RuntimeError, ValueError) as e:
+        print(f"format_audio: {e}", file=sys.stderr)
+        return 1
     write_kv(args.out_scp, wav)
     write_kv(args.out_num_samples, lengths)
     return 0

@@ -21,18 +21,24 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from espnet_ddp.tools.datadir import bad_utf8
+
 SPECIALS_HEAD = ["<blank>", "<unk>"]  # the defaults of --blank, --oov
 SPECIALS_TAIL = ["<sos/eos>"]  # the default of --sos_eos
 
 
 def read_texts(path: Path) -> list[str]:
-    """The transcripts of a Kaldi ``text`` file (the utterance ids are dropped)."""
+    """The transcripts of a Kaldi ``text`` file (the utterance ids are dropped); ``ValueError``
+    names the file, line and utterance where it is not UTF-8."""
     out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split(" ", 1)
-            if len(parts) == 2 and parts[1].strip():
-                out.append(" ".join(parts[1].split()))
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(" ", 1)
+                if len(parts) == 2 and parts[1].strip():
+                    out.append(" ".join(parts[1].split()))
+    except UnicodeDecodeError:
+        raise ValueError(bad_utf8(path) or f"{path}: not UTF-8") from None
     return out
 
 
@@ -105,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("text", type=Path, nargs="+", help="Kaldi text file(s) of the training set")
     parser.add_argument("out_dir", type=Path, help="writes tokens.txt (and bpe.model) here")
     args = parser.parse_args(argv)
-    texts = [t for path in args.text for t in read_texts(path)]
+    try:
+        texts = [t for path in args.text for t in read_texts(path)]
+    except (OSError, ValueError) as e:
+        print(f"token_list: {e}", file=sys.stderr)
+        return 1
     if not texts:
         print(f"token_list: no transcripts in {' '.join(map(str, args.text))}", file=sys.stderr)
         return 1

@@ -143,8 +143,9 @@ lm_fold_length=150       # --fold_length of LM training.
 help_message=$(cat <<EOF
 Usage: $0 --train_set <name> --valid_set <name> --test_sets "<names>" [options]
 
-Stages: 1 data (local/data.sh), 2 speed perturbation, 3 format audio (dump/raw), 4 length filter,
-5 token list, 6-8 language model (--use_lm true: statistics, training, perplexity), 10 statistics,
+Stages: 1 data (local/data.sh), 2 speed perturbation, 3 format audio (dump/raw), 4 length filter
+(what it removes: dump/raw/<set>/dropped_utts), 5 token list, 6-8 language model (--use_lm true:
+statistics, training, perplexity), 10 statistics (after a check of the dumps' audio at --fs),
 11 training, 12 decoding (with the LM when --use_lm true), 13 scoring (RESULTS.md in the experiment
 directory). Every option of ESPnet's asr.sh is accepted; the ones this driver does not implement
 only at ESPnet's default (docs/ASR_SH_OPTIONS.md).
@@ -351,13 +352,38 @@ if [ -z "${inference_tag}" ]; then
     inference_tag+="_asr_model_${inference_asr_model%.*}"
 fi
 
-# Runs one stage step: logs the command, and on failure names it and its log file.
+# The last lines of the logs of the failed jobs among those matching a log pattern (a job log of
+# utils/run_local.sh or run_slurm.sh ends "# Ended (code N)"; N != 0: failed), on stderr; a single
+# log without that line (espnet2.bin.launch writes its own) is shown too: show_failed_logs PATTERN.
+show_failed_logs() {
+    local pattern=$1 f code shown=0 failed=() logs=()
+    mapfile -t logs < <(compgen -G "${pattern}" | LC_ALL=C sort -V || true)
+    for f in ${logs[@]+"${logs[@]}"}; do
+        code=$(sed -n 's/^# Ended (code \([0-9]*\)).*/\1/p' "${f}" | tail -n 1)
+        if [ -n "${code}" ] && [ "${code}" != 0 ]; then failed+=("${f}"); fi
+    done
+    if [ "${#failed[@]}" -eq 0 ] && [ "${#logs[@]}" -eq 1 ]; then failed=("${logs[0]}"); fi
+    for f in ${failed[@]+"${failed[@]}"}; do
+        if [ "${shown}" -ge 3 ]; then
+            echo "    ... $(( ${#failed[@]} - shown )) more failed job(s): see their logs" >&2
+            break
+        fi
+        echo "    last lines of ${f}:" >&2
+        { grep -v -E '^# (Accounting: |Ended \(code |Started at )' "${f}" || true; } | tail -n 12 | sed 's/^/      | /' >&2
+        shown=$(( shown + 1 ))
+    done
+}
+
+# Runs one stage step: logs the command, and on failure names it and its log file, and shows the
+# end of each failed job's log.
 run_logged() {
     local logfile=$1
     shift
     log "running: $* (log: ${logfile})"
     if ! "$@"; then
-        die "failed: $*\n    see the log: ${logfile}"
+        log "ERROR: failed: $*\n    see the log: ${logfile}"
+        show_failed_logs "${logfile}"
+        exit 1
     fi
 }
 
@@ -461,6 +487,8 @@ if ! "${skip_data_prep}"; then
     fi
 
     if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+        # Audio formatted by an earlier run is reused only when its source is unchanged (size and
+        # modification time, see espnet_ddp.tools.source_stamps); a source that is gone stops it.
         log "Stage 3: format audio (${fs_hz} Hz mono ${audio_format}) -> ${dumpdir}/raw"
         for dset in "${train_set_sp}" "${valid_set}" ${test_sets}; do
             if [ "${dset}" = "${train_set_sp}" ] || [ "${dset}" = "${valid_set}" ]; then
@@ -504,14 +532,16 @@ if ! "${skip_data_prep}"; then
     fi
 
     if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-        log "Stage 4: remove utterances shorter than ${min_wav_duration} s, longer than ${max_wav_duration} s, or without text"
         _min=$(awk -v d="${min_wav_duration}" -v fs="${fs_hz}" 'BEGIN { printf "%d", d * fs }')
         _max=$(awk -v d="${max_wav_duration}" -v fs="${fs_hz}" 'BEGIN { printf "%d", d * fs }')
+        log "Stage 4: remove utterances shorter than ${min_wav_duration} s (--min_wav_duration:" \
+            "${_min} samples), longer than ${max_wav_duration} s (--max_wav_duration: ${_max} samples)," \
+            "or without text; the ones removed are listed in ${dumpdir}/raw/<set>/dropped_utts"
         for dset in "${train_set_sp}" "${valid_set}"; do
             [ -d "${dumpdir}/raw/org/${dset}" ] || die "stage 4: no ${dumpdir}/raw/org/${dset} (run stage 3)"
-            rm -rf "${dumpdir}/raw/${dset}"
+            # The new directory replaces ${dumpdir}/raw/${dset} only when it is complete.
             ${python} -m espnet_ddp.tools.filter_data_dir --min_samples "${_min}" --max_samples "${_max}" \
-                "${dumpdir}/raw/org/${dset}" "${dumpdir}/raw/${dset}" \
+                --fs "${fs_hz}" "${dumpdir}/raw/org/${dset}" "${dumpdir}/raw/${dset}" \
                 || die "stage 4 failed for ${dset} (report above)"
         done
         make_lm_train_txt
@@ -653,6 +683,13 @@ if ! "${skip_train}"; then
         done
         [ -f "${token_list}" ] || die "stage 10: no ${token_list} (run stage 5)"
         [ -z "${asr_config}" ] || [ -f "${asr_config}" ] || die "no such --asr_config: ${asr_config}"
+        # Every utterance's audio is readable, complete and at --fs, and the ids and texts agree,
+        # before ESPnet reads them (its loader's errors name no utterance; a rate it does not check).
+        log "  checking the dumps ${_asr_train_dir} and ${_asr_valid_dir} (ids, UTF-8 texts, audio at ${fs_hz} Hz)"
+        ${python} -m espnet_ddp.tools.validate_data_dir --fs "${fs_hz}" --nj "${nj}" \
+            "${_asr_train_dir}" "${_asr_valid_dir}" >&2 \
+            || die "stage 10: the dump is not usable (report above): run stages 3-4 again (--fs ${fs})," \
+                "or fix or remove the utterances named"
         _logdir="${asr_stats_dir}/logdir"
         mkdir -p "${_logdir}"
         _nj=$(min "${nj}" "$(wc -l <"${_asr_train_dir}/wav.scp")" "$(wc -l <"${_asr_valid_dir}/wav.scp")")
