@@ -113,3 +113,18 @@ def test_bad_thread_count_is_refused_before_any_stage(recipe):
     assert run.returncode != 0
     assert "--train_omp_threads must be auto or a positive integer: 0" in run.output
     assert "Stage 11" not in run.output and not records
+
+
+def test_cooldown_budgets_train_the_long_wsd_run_then_its_branches(recipe):
+    run, records = stage11(recipe, "--cooldown_budgets", "0.3 0.5", "--cooldown_decay_share",
+                           "0.25")  # fmt: skip
+    argv = records[None]["argv"]
+    assert values_of(argv, "--lr_fit") == ["wsd"]
+    assert values_of(argv, "--lr_fit_conf") == ["decay_share=0.25", "branch_budgets=[0.3,0.5]"]
+    # then the branch command runs on the experiment: the recorder wrote no config.yaml, so it
+    # stops, naming the file, and stage 11 fails showing the end of its log
+    assert run.returncode != 0
+    log = (recipe / "exp" / "rec" / "cooldown_branches.log").read_text()
+    assert "espnet_ddp.tools.cooldown_branch exp/rec --budgets 0.3 0.5" in log
+    assert "exp/rec/config.yaml: not found" in log
+    assert "last lines of exp/rec/cooldown_branches.log" in run.output

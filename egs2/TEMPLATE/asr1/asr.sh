@@ -90,6 +90,8 @@ asr_exp=""               # Experiment directory (default: ${expdir}/asr_${asr_ta
 asr_stats_dir=""         # Statistics directory (default: ${expdir}/asr_stats_raw_[${lang}_]${token_type}).
 asr_config=""            # Training configuration (YAML).
 asr_args=""              # Extra training arguments, e.g. "--max_epoch 2".
+cooldown_budgets=""      # e.g. "0.3 0.5 0.7": train with lr_fit wsd, then a cooldown branch per budget (ours)
+cooldown_decay_share=0.2 # the share of each run's epochs that decays (lr_fit_conf decay_share; ours)
 pretrained_model=""      # --init_param of stage 11 (e.g. "exp/x/valid.acc.ave.pth:encoder:encoder").
 ignore_init_mismatch=false  # --ignore_init_mismatch of stage 11.
 feats_normalize=global_mvn  # global_mvn: stage 10's statistics; other values: the config's normalize.
@@ -173,6 +175,10 @@ Options (defaults in brackets):
   --use_lm (${use_lm}) --lm_config --lm_args --lm_tag --lm_exp --lm_stats_dir
   --lm_fold_length (${lm_fold_length}) --inference_lm (${inference_lm})
   --asr_config --asr_args --asr_tag --asr_exp --asr_stats_dir --feats_normalize (${feats_normalize})
+  --cooldown_budgets ("${cooldown_budgets}": budgets such as "0.3 0.5 0.7": stage 11 trains with
+      --lr_fit wsd and keeps the states the branches need, then trains each budget's cooldown branch
+      into <asr_exp>_budget<B>; stages 12-13 decode and score every branch too)
+  --cooldown_decay_share (${cooldown_decay_share}: the share of each run's epochs that decays)
   --pretrained_model --ignore_init_mismatch (${ignore_init_mismatch})
   --asr_speech_fold_length (${asr_speech_fold_length}, frames; x100 samples for raw audio)
   --asr_text_fold_length (${asr_text_fold_length}, tokens): ESPnet's --fold_length of the two shape
@@ -737,6 +743,12 @@ if ! "${skip_train}"; then
         [ -z "${pretrained_model}" ] || _opts+=" --init_param ${pretrained_model}"
         _opts+=" --ignore_init_mismatch ${ignore_init_mismatch}"
         _opts+=" --resume true --output_dir ${asr_exp}"
+        if [ -n "${cooldown_budgets}" ]; then
+            # The long run of the cooldown branches: WSD, keeping the state each budget starts from.
+            _budgets=$(echo "${cooldown_budgets}" | tr -s ' ' ',')
+            _opts+=" --lr_fit wsd --lr_fit_conf decay_share=${cooldown_decay_share}"
+            _opts+=" --lr_fit_conf branch_budgets=[${_budgets}]"
+        fi
         # Threads: the training job is the only job running, so its processes share the cores.
         _procs=1
         [ "${num_procs}" -gt 1 ] && _procs=${num_procs}
@@ -770,12 +782,31 @@ if ! "${skip_train}"; then
                 --init_file_prefix "${asr_exp}/.dist_init_" --multiprocessing_distributed true -- \
                 ${_train_env} ${python} -m "${train_module}" ${_opts} ${asr_args}
         fi
+        if [ -n "${cooldown_budgets}" ]; then
+            log "  cooldown branches of ${asr_exp}: budgets ${cooldown_budgets}"
+            # shellcheck disable=SC2086
+            run_logged "${asr_exp}/cooldown_branches.log" \
+                ${cuda_cmd} --name asr_cooldown --num_threads "$(( _omp * _procs ))" "${asr_exp}/cooldown_branches.log" \
+                ${_train_env} ${python} -m espnet_ddp.tools.cooldown_branch "${asr_exp}" \
+                --budgets ${cooldown_budgets} --out "${asr_exp}_budget{budget}"
+        fi
     fi
 else
     log "Skip the training stages 6-11 (--skip_train true)"
 fi
 
+# The experiments stages 12-13 decode and score: the run, then its cooldown branches.
+eval_exps() {
+    echo "${asr_exp}"
+    local b
+    for b in ${cooldown_budgets}; do
+        echo "${asr_exp}_budget$(awk -v b="${b}" 'BEGIN { printf "%g", b }')"
+    done
+}
+
 if ! "${skip_eval}"; then
+  _main_exp=${asr_exp}
+  for asr_exp in $(eval_exps); do
     _dec_dir="${asr_exp}/decode_${inference_tag}"
     if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ]; then
         log "Stage 12: decoding with ${asr_exp}/${inference_asr_model} -> ${_dec_dir}"
@@ -855,6 +886,8 @@ if ! "${skip_eval}"; then
             || die "stage 13: could not write ${asr_exp}/RESULTS.md"
         cat "${asr_exp}/RESULTS.md" >&2
     fi
+  done
+  asr_exp=${_main_exp}
 else
     log "Skip the evaluation stages 12-13 (--skip_eval true)"
 fi
