@@ -213,7 +213,9 @@ def frontier_figure(frontier: Frontier) -> Figure:
             wall.scatter([c.wall_seconds / 60], [c.valid_acc], marker=marker, label=c.label)
     wall.set(xlabel="training wall time (min; compare runs timed alike)",
              ylabel="final valid accuracy")  # fmt: skip
-    axes[0].legend(fontsize="x-small")
+    for ax in axes:  # every panel says what its marks are
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="x-small")
     return fig
 
 

@@ -154,12 +154,13 @@ def _row(exp: Experiment) -> Row:
 def speedup(base: Experiment, exp: Experiment) -> tuple[float | None, str | None]:
     """Baseline wall time / this wall time, and its basis (``total`` or ``per epoch``).
 
-    Whole runs are compared when both completed the same number of epochs; otherwise the
-    mean wall time per epoch is (an estimate, since pruning changes cost across epochs).
+    Whole runs are compared when both completed (a run of fewer epochs is faster in total, which
+    is the point of training less); the mean wall time per epoch only when one of them stopped
+    early (an estimate, since pruning changes cost across epochs).
     """
     if not base.wall_seconds or not exp.wall_seconds:
         return None, None
-    if base.complete and exp.complete and base.epochs_done == exp.epochs_done:
+    if base.complete and exp.complete:
         return base.wall_seconds / exp.wall_seconds, "total"
     per_base = base.wall_seconds / base.epochs_done
     per_exp = exp.wall_seconds / exp.epochs_done

@@ -165,4 +165,8 @@ def test_the_frontier_plot_draws_the_envelope_and_every_configuration(lab, tmp_p
     assert labels == ["budget curve (fitted LR, convex hull)", "warmuplr@s0 (warmuplr, 1 seed)",
                       "e2h@s0 (fitted linear, 1 seed)"]  # fmt: skip
     assert len(wall_ax.collections) == 4  # one marker per configuration
+    for ax in fig.axes:  # every panel: axis labels and a legend naming its marks
+        assert ax.get_xlabel() and ax.get_ylabel()
+        assert ax.get_legend() is not None
+    assert len(wall_ax.get_legend().get_texts()) == 4
     assert (tmp_path / "frontier.png") in write_plots(lab, comparison, tmp_path)

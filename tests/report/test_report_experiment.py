@@ -52,13 +52,16 @@ def test_stock_steps_use_accum_grad_and_speedup_bases(tmp_path: Path) -> None:
     write_log(tmp_path / "base", [20, 20, 20], 3, finished=True)
     write_log(tmp_path / "fast", [20, 10, 10], 3, finished=True)
     write_log(tmp_path / "half", [20, 10], 3, finished=False)
-    exps = [load_experiment(tmp_path / n) for n in ("base", "fast", "half")]
+    write_log(tmp_path / "short", [20, 20], 2, finished=True)  # a budget run: fewer epochs
+    exps = [load_experiment(tmp_path / n) for n in ("base", "fast", "half", "short")]
     assert exps[0].optimizer_steps == 15  # 30 iterations, accum_grad 2
     assert exps[0].train_loop_seconds == pytest.approx(30.0)
     rows = build_comparison(exps, baseline=0).rows
     assert (rows[1].speedup, rows[1].speedup_basis) == (pytest.approx(1.5), "total")
     assert (rows[2].speedup, rows[2].speedup_basis) == (pytest.approx(20 / 15), "per epoch")
     assert rows[2].notes[0] == "partial: 2/3 epochs"
+    # a finished run of fewer epochs is compared whole: 60 s against 40 s is faster, not slower
+    assert (rows[3].speedup, rows[3].speedup_basis) == (pytest.approx(1.5), "total")
     # target 0.98 x 0.3 = 0.294: fast reaches it at epoch 3, after 40 s and 15 steps
     assert rows[1].time_to_target == TimeToTarget(3, 0.3, pytest.approx(40.0), 15)
     assert rows[2].time_to_target is None and rows[2].target_reached is False
