@@ -5,7 +5,7 @@ VPY := $(VENV)/bin/python
 PINS := torch==2.11.0 torchaudio==2.11.0 espnet==202511
 STAMP := $(VENV)/.espnet_ddp-installed
 
-.PHONY: install system-deps test lint demo bench clean test-espnet-oldest
+.PHONY: install system-deps test lint demo bench clean test-espnet-oldest test-espnet-newest
 
 $(STAMP): setup.py
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,21 @@ $(OLDEST_VENV)/.espnet_ddp-installed: setup.py
 
 test-espnet-oldest: system-deps $(OLDEST_VENV)/.espnet_ddp-installed
 	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(OLDEST_TESTS)
+
+# The newest ESPnet release (202611: Python >=3.12,<3.14) in a venv of its own, with the newest
+# such Python found (python3.13, then 3.12: PATH, /usr/bin, /usr/local/bin, pyenv; or
+# NEWEST_PYTHON=...): a bare espnet==202611 with torch 2.11, then this package, which must not
+# change that ESPnet; then the training, resume, batch-sampler, stock-decoding and version tests.
+# Where no such Python exists (Debian 12) it says so and exits 0. Not part of `make test`.
+NEWEST_ESPNET := 202611
+NEWEST_VENV := .venv-espnet$(NEWEST_ESPNET)
+NEWEST_TESTS := $(OLDEST_TESTS) tests/plugin/test_stock_configs.py \
+	tests/plugin/test_version_check.py tests/plugin/test_install_metadata.py \
+	tests/plugin/test_resume_across_releases.py tests/plugin/test_decoding_margin.py
+
+test-espnet-newest: system-deps
+	NEWEST_ESPNET=$(NEWEST_ESPNET) PYTEST_ARGS='$(PYTEST_ARGS)' \
+		bash scripts/test_espnet_newest.sh $(NEWEST_VENV) $(NEWEST_TESTS)
 
 bench: install
 	$(VPY) bench/speedup.py

@@ -1,11 +1,15 @@
-"""The ESPnet calls whose form differs between the releases the plugin supports (202412-202511).
+"""The ESPnet calls whose form differs between the releases the plugin supports (202412-202611).
 
 Responsible for: building the training dataset (``AbsTask.build_dataset`` exists from ESPnet
 202506 on), ``--min_batch_size`` (an option from 202509 on; earlier samplers used 1), and
-loading the trainer's ``checkpoint.pth`` on resume with the torch of the day (ESPnet 202412
-calls ``torch.load`` without ``weights_only``, which torch >= 2.6 sets to ``True`` and which then
-refuses the reporter's statistics). Not responsible for anything the supported releases agree
-on: the rest of the glue calls ESPnet directly. ``docs/COMPATIBILITY.md`` lists what was checked.
+loading the trainer's own ``checkpoint.pth`` on resume in full, as ESPnet did up to 202511.
+ESPnet 202412 calls ``torch.load`` without ``weights_only``, which torch >= 2.6 sets to ``True``
+and which then refuses the reporter's statistics (numpy scalars); ESPnet 202609 and later load
+with ``weights_only=True`` through ``safe_torch_load``, which refuses a checkpoint written by
+202511 or earlier (the same numpy scalars) unless ``ESPNET_ALLOW_UNSAFE_TORCH_LOAD=1``. Not
+responsible for anything the supported releases agree on: the rest of the glue calls ESPnet
+directly. ``docs/COMPATIBILITY.md`` lists what was checked; :mod:`version_check` says which
+release runs.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import os
 import re
 from importlib.metadata import PackageNotFoundError, version
 
@@ -60,22 +65,39 @@ def espnet_release(text: str | None = None) -> int:
     return int(match.group(1)) if match else 0
 
 
+SAFE_LOAD_RELEASE = 202609  # the first release whose Trainer.resume uses safe_torch_load
+UNSAFE_LOAD_OPT_IN = "ESPNET_ALLOW_UNSAFE_TORCH_LOAD"  # safe_torch_load's documented opt-in
+
+
 def resume_needs_full_load(release: int | None = None) -> bool:
-    """ESPnet before 202506 loads ``checkpoint.pth`` without ``weights_only`` (torch's default)."""
+    """Whether ``Trainer.resume`` needs :func:`full_checkpoint_load` to read a checkpoint whose
+    reporter holds numpy scalars (everything ESPnet <= 202511 wrote).
+
+    True before 202506 (``torch.load`` without ``weights_only``: torch >= 2.6 says ``True``) and
+    from :data:`SAFE_LOAD_RELEASE` on (``weights_only=True``); 202506-202511 pass ``False``.
+
+    >>> [resume_needs_full_load(r) for r in (202412, 202506, 202511, 202609, 202611, 0)]
+    [True, False, False, True, True, False]
+    """
     release = espnet_release() if release is None else release
-    return 0 < release < 202506
+    return 0 < release < 202506 or release >= SAFE_LOAD_RELEASE
 
 
 @contextlib.contextmanager
 def full_checkpoint_load():
-    """Inside: ``torch.load`` defaults to ``weights_only=False`` (an explicit value still wins).
+    """Inside: ``torch.load`` defaults to ``weights_only=False`` (an explicit value still wins),
+    and ESPnet's ``safe_torch_load`` (>= 202609) may load in full once its ``weights_only=True``
+    attempt has failed (:data:`UNSAFE_LOAD_OPT_IN` set to 1, restored on leaving).
 
-    Only around ESPnet 202412's ``Trainer.resume``, which loads the run's own ``checkpoint.pth``
-    (written by this training, so trusted); torch < 2.6 already behaved this way.
+    Only around ``Trainer.resume``, which ESPnet calls with the run's own
+    ``<output_dir>/checkpoint.pth`` (written by this training, so trusted, as ESPnet up to
+    202511 trusted it); torch < 2.6 behaved like the first part already. A checkpoint that
+    202609 or later wrote loads on the first, ``weights_only=True``, attempt.
     """
     import torch
 
     original = torch.load
+    opt_in = os.environ.get(UNSAFE_LOAD_OPT_IN)
 
     @functools.wraps(original)
     def load(*args, **kwargs):
@@ -83,7 +105,12 @@ def full_checkpoint_load():
         return original(*args, **kwargs)
 
     torch.load = load
+    os.environ[UNSAFE_LOAD_OPT_IN] = "1"
     try:
         yield
     finally:
         torch.load = original
+        if opt_in is None:
+            os.environ.pop(UNSAFE_LOAD_OPT_IN, None)
+        else:
+            os.environ[UNSAFE_LOAD_OPT_IN] = opt_in

@@ -116,9 +116,11 @@ class PruningTrainer(Trainer):
     def resume(checkpoint, model, reporter, *args, **kwargs) -> None:
         """ESPnet's ``resume``, after checking that the files it and the end of training need
         are whole, and completing the checkpoint epoch's model file if a kill cut it off. Under
-        ESPnet < 202506 its ``torch.load`` of the run's own ``checkpoint.pth`` gets
-        ``weights_only=False``, which torch >= 2.6 no longer defaults to (the reporter's
-        statistics hold numpy scalars)."""
+        ESPnet < 202506 and >= 202609 (:func:`~espnet_ddp.espnet.compat.resume_needs_full_load`)
+        the run's own ``checkpoint.pth`` is loaded in full
+        (:func:`~espnet_ddp.espnet.compat.full_checkpoint_load`: ``weights_only=False``, and
+        ESPnet's ``ESPNET_ALLOW_UNSAFE_TORCH_LOAD`` opt-in for this one call), since the
+        reporter's statistics hold numpy scalars."""
         check_resumable(checkpoint)
         if not resume_needs_full_load():
             Trainer.resume(checkpoint, model, reporter, *args, **kwargs)

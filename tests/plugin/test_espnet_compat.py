@@ -36,15 +36,16 @@ def declared_espnet_range() -> SpecifierSet:
     raise AssertionError("setup.py names no espnet requirement")
 
 
-def test_setup_py_declares_a_range_holding_the_installed_and_tested_releases():
+def test_setup_py_declares_a_bound_holding_the_installed_and_tested_releases():
     spec = declared_espnet_range()
     assert version("espnet") in spec
     makefile = (REPO / "Makefile").read_text()
     oldest = re.search(r"^OLDEST_ESPNET := (\d+)$", makefile, re.M).group(1)
+    newest = re.search(r"^NEWEST_ESPNET := (\d+)$", makefile, re.M).group(1)
     pinned = re.search(r"espnet==(\d+)", makefile).group(1)
-    assert oldest in spec and pinned in spec
+    assert oldest in spec and pinned in spec and newest in spec
     assert "202402" not in spec  # not supported: untested (see docs/COMPATIBILITY.md)
-    assert "202609" not in spec  # needs Python >= 3.12: untested here
+    # no upper bound: newer releases are kept (tests/plugin/test_install_metadata.py)
 
 
 def test_min_batch_size_reads_the_option_or_falls_back_to_one():
@@ -107,9 +108,11 @@ def test_full_checkpoint_load_defaults_weights_only_to_false_inside_only(tmp_pat
     assert torch.load is original
 
 
-def test_only_espnet_before_202506_gets_the_full_checkpoint_load():
+def test_espnet_before_202506_and_from_202609_gets_the_full_checkpoint_load():
     assert compat.resume_needs_full_load(202412)
     assert not compat.resume_needs_full_load(202506)
     assert not compat.resume_needs_full_load(202511)
+    assert compat.resume_needs_full_load(202609)  # safe_torch_load: weights_only=True
+    assert compat.resume_needs_full_load(202611)
     assert not compat.resume_needs_full_load(0)  # unknown release: ESPnet's own behaviour
     assert compat.espnet_release() == compat.espnet_release(version("espnet")) >= 202412

@@ -829,6 +829,15 @@ if ! "${skip_eval}"; then
         "${gpu_inference}" && _ngpu=1
         _opts=""
         [ -n "${inference_config}" ] && _opts+=" --config ${inference_config}"
+        # ESPnet >= 202610 approximates the CTC prefix score in a window by default
+        # (--ctc_window_margin 100); 0 is the exact score of every earlier release, so a WER means
+        # the same on every ESPnet (docs/COMPATIBILITY.md). A margin in --inference_config or
+        # --inference_args still wins. (Not `asr_inference --help`: that help crashes on 202611.)
+        if ${python} -c 'import inspect, sys; from espnet2.bin.asr_inference import inference; sys.exit("ctc_window_margin" not in inspect.signature(inference).parameters)' >/dev/null 2>&1 \
+            && ! grep -qs "ctc_window_margin" "${inference_config:-/dev/null}" \
+            && [[ "${inference_args}" != *ctc_window_margin* ]]; then
+            _opts+=" --ctc_window_margin 0"
+        fi
         if "${use_lm}"; then
             # Shallow fusion with the LM of stages 6-8 (its weight: lm_weight of the decoding config).
             [ -e "${lm_exp}/${inference_lm}" ] || die "stage 12: --use_lm true but no LM ${lm_exp}/${inference_lm} (run stages 6-7, or --use_lm false)"
