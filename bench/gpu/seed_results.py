@@ -7,10 +7,9 @@ lease adds a folder; nothing is lost between leases. Layout::
         run.json                      machine, versions, commit, date, plan, phase seconds,
                                       statuses, decoded utterances per set
         exp/<variant>/config.yaml     ESPnet's, as the training wrote it
-        exp/<variant>/train.log       ESPnet's
+        exp/<variant>/train.log       ESPnet's log lines, less the per-batch ones
         exp/<variant>/data_pruning/epoch<K>.json   the plugin's records, per-utterance lists cut
         exp/<variant>/RESULTS.md      WER/CER per set (what ``compare`` reads)
-        exp/<variant>/<tag>/<set>/text             the hypotheses, one utterance a line
         exp/<variant>/<tag>/<set>/score_wer/per_utt.tsv   per-utterance errors (the intervals)
         refs/<tag>/<set>/text         the references of the decoded utterances
 
@@ -36,8 +35,26 @@ from pathlib import Path
 from espnet_ddp.core.atomic_io import write_text_atomic
 from espnet_ddp.report.experiment import Experiment, load_experiment
 from espnet_ddp.report.table import Comparison, build_comparison
+from espnet_ddp.report.train_log import LOG_LINE as _LOG_LINE
 
 BULKY = ("kept", "scores", "weights")  # per-utterance lists of a record: not committed
+_PER_BATCH = re.compile(r"\d+epoch:train:\d+-\d+batch:")
+
+
+def epoch_lines(log: str) -> str:
+    r"""ESPnet's timestamped log lines of ``log`` without the per-batch ones (what the reports
+    read: epoch starts and results, and the lines that end each epoch), and without the
+    configuration dump that is not a log line.
+
+    >>> text = "[h] 2026-12-04 10:00:00,000 (trainer:1) INFO: 1epoch:train:1-10batch: loss=1\n"
+    >>> text += "[h] 2026-12-04 10:00:01,000 (trainer:2) INFO: 1epoch results: [train] loss=1\n"
+    >>> text += "  encoder: conformer\n"
+    >>> epoch_lines(text).count("\n"), "results" in epoch_lines(text)
+    (1, True)
+    """
+    keep = [line for line in log.splitlines() if _LOG_LINE.match(line) and not
+            _PER_BATCH.search(line)]  # fmt: skip
+    return "\n".join(keep) + ("\n" if keep else "")
 SEED_DIR = re.compile(r"^seed(\d+)$")
 
 
@@ -61,23 +78,21 @@ def save_experiment(exp: Path, dest: Path) -> None:
     {'epoch': 1}
     """
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("config.yaml", "train.log", "RESULTS.md"):
+    for name in ("config.yaml", "RESULTS.md"):
         if (exp / name).is_file():
             write_text_atomic(dest / name, (exp / name).read_text(errors="replace"))
+    if (exp / "train.log").is_file():
+        write_text_atomic(dest / "train.log", epoch_lines((exp / "train.log").read_text(
+            errors="replace")))  # fmt: skip
     for record in sorted((exp / "data_pruning").glob("epoch*.json")):
         raw = json.loads(record.read_text())
         for key in BULKY:
             raw.pop(key, None)
         (dest / "data_pruning").mkdir(exist_ok=True)
         write_text_atomic(dest / "data_pruning" / record.name, json.dumps(raw, indent=1) + "\n")
-    for text in sorted(exp.glob("decode*/*/text")):
-        target = dest / text.parent.parent.name / text.parent.name / "text"
-        write_text_atomic(target, text.read_text(encoding="utf-8"))
-        for metric in ("wer", "cer"):
-            per_utt = text.parent / f"score_{metric}" / "per_utt.tsv"
-            if per_utt.is_file():
-                write_text_atomic(target.parent / f"score_{metric}" / "per_utt.tsv",
-                                  per_utt.read_text(encoding="utf-8"))  # fmt: skip
+    for per_utt in sorted(exp.glob("decode*/*/score_wer/per_utt.tsv")):
+        target = dest / per_utt.relative_to(exp)
+        write_text_atomic(target, per_utt.read_text(encoding="utf-8"))
 
 
 def save_run(

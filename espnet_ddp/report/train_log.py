@@ -17,7 +17,7 @@ from pathlib import Path
 
 from espnet_ddp.report.timespan import parse_timespan
 
-_LINE = re.compile(
+LOG_LINE = _LINE = re.compile(
     r"^\[[^\]]*\]\s+"  # [host] or [host:rank/world]
     r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?)\s+"
     r"\([^)]*\)\s+\w+:\s?(?P<msg>.*)$"  # (module:line) LEVEL: message
