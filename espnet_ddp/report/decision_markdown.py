@@ -123,8 +123,10 @@ def render_decision(report: DecisionReport) -> str:
         "",
         markdown_table(headers, cells),
         "",
-        f"Reference: {report.reference} (the full-data configuration with the lowest WER on "
-        f"{', '.join(report.dev_sets) or 'dev (none given: best valid accuracy)'}). Each cell: "
+        f"Reference: {report.reference} (the full-data configuration with "
+        + (f"the lowest WER on {', '.join(report.dev_sets)}" if report.dev_sets else
+           "the best valid accuracy: no dev set was decoded")
+        + "). Each cell: "
         "the configuration's WER (seed mean, %), then its WER relative to the reference's with "
         "the 95% interval of a paired bootstrap over utterances (2,000 resamples, seeds "
         "resampled too, paired by seed where both have the same seeds). A cell without an "
