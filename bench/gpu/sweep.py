@@ -219,7 +219,7 @@ def chosen(args: argparse.Namespace, plan: Plan) -> tuple[list[Variant], int]:
         check_all([cooldown.WSD], plan.epochs,
                   {**yaml.safe_load(plan.config()), "seed": args.seed})  # fmt: skip
         cooldown.check_branches(plan.epochs)
-        return [cooldown.WSD], 1
+        return [cooldown.WSD], args.parallel or 1  # --parallel 2: two seeds side by side
     skip = args.skip
     if skip is None and args.only is None and not args.small and not args.cpu_lab:
         skip = list(GPU_SKIP)
