@@ -141,8 +141,9 @@ def report(cooldown_root: Path, lab_root: Path, max_epoch: int,
         f"linearly to 0 over the last {DECAY_SHARE:g} of its epochs; the separate runs decay "
         "linearly from the end of the warm-up (`lr_fit: linear`). Both are decoded by CTC greedy "
         "search on the same utterances; the interval pairs them by seed. A branch whose WER "
-        "lies above the separate run's by more than its interval is a cheap estimate of the "
-        "frontier, not the frontier: the verdict is in the README.",
+        "lies above the separate run's by more than its interval would make a weaker, flattering "
+        "curve (a cheap estimate); one below it makes a stronger baseline. The verdict is in "
+        "docs/EVIDENCE.md and the README.",
         "",
     ]
     return "\n".join(lines)
